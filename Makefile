@@ -1,0 +1,44 @@
+# dallm: two commands set up a fresh machine.
+#   make reproduce   venv + packages, then every chapter notebook through papermill (profile: smoke)
+#   make test        venv + packages, then nbdev_clean/nbdev_export checks, nbdev_test and pytest
+PYTHON ?= python3
+PROFILE ?= smoke
+VENV := .venv
+BIN := $(VENV)/bin
+DEPS_HASH := $(shell cat settings.ini setup.py | md5sum | cut -c1-10)
+STAMP := $(VENV)/.installed-$(DEPS_HASH)
+export HF_HUB_OFFLINE = 1
+export TRANSFORMERS_OFFLINE = 1
+export MPLBACKEND = Agg
+
+.PHONY: install reproduce test check-nbdev nbtest pytest bench clean-outputs
+
+$(STAMP): settings.ini setup.py
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -q --no-deps $$(sed -n 's/^nodeps_requirements *= *//p' settings.ini)
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+install: $(STAMP)
+
+reproduce: install
+	$(BIN)/dallm reproduce --profile $(PROFILE)
+
+check-nbdev: install
+	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/check_nbdev.sh
+
+nbtest: install
+	$(BIN)/nbdev_test --n_workers 2
+
+pytest: install
+	$(BIN)/python -m pytest tests
+
+test: check-nbdev nbtest pytest
+
+bench: install
+	$(BIN)/python bench/bench_cohort.py
+
+clean-outputs:
+	rm -rf runs results
