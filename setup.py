@@ -31,7 +31,7 @@ setuptools.setup(
     keywords=cfg["keywords"],
     python_requires=f">={cfg['min_python']}",
     packages=setuptools.find_packages(include=["dallm", "dallm.*"]),
-    package_data={"dallm": ["data/*.yaml", "data/corpus/*.md"]},
+    package_data={"dallm": ["data/*.yaml"]},
     include_package_data=True,
     install_requires=_reqs("requirements"),
     extras_require=extras,

@@ -54,7 +54,7 @@ def _project(tmp_path, cells_by_nb, profile):
     (tmp_path / "nbs").mkdir()
     (tmp_path / "settings.ini").write_text("[DEFAULT]\n")
     for name, cells in cells_by_nb.items():
-        nb = {"cells": [{"cell_type": "code", "metadata": {"tags": ["parameters"]} if i == 0 else {}, "source": c,
+        nb = {"cells": [{"id": f"cell{i}", "cell_type": "code", "metadata": {"tags": ["parameters"]} if i == 0 else {}, "source": c,
                          "outputs": [], "execution_count": None} for i, c in enumerate(cells)],
               "metadata": {"kernelspec": {"name": "python3", "display_name": "python3", "language": "python"}},
               "nbformat": 4, "nbformat_minor": 5}
