@@ -1,0 +1,75 @@
+"""Benchmark of the LLM layer on the default offline model (SmolLM2-135M through llama.cpp, 2 threads).
+
+Prints:
+  1. raw llama.cpp prompt and decode tokens/s (llama_cpp.Llama directly, no dallm);
+  2. dallm end-to-end values/s for Experiment 1 on N readings (default 100) in each mode, from a cold cache;
+  3. dallm's overhead: end-to-end wall time against the model's own time inside llama.cpp (target: at most 30%);
+  4. the warm-cache rerun: wall time and speed-up over cold (target: at least 100x).
+
+Usage: python bench/bench_llm.py [--n 100] [--paper_rounds 1 5]
+"""
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def raw_llamacpp(path, n_threads):
+    from llama_cpp import Llama
+    llm = Llama(model_path=str(path), n_ctx=4096, n_threads=n_threads, seed=0, verbose=False)
+    prompt = "The chest radiograph shows " + "mild cardiomegaly with small bilateral pleural effusions and " * 40
+    n_prompt = len(llm.tokenize(prompt.encode()))
+    llm.reset()
+    t0 = time.perf_counter(); llm.create_completion(prompt, max_tokens=1, temperature=0); tp = time.perf_counter() - t0
+    llm.reset()
+    t0 = time.perf_counter(); out = llm.create_completion("Once upon a time", max_tokens=256, temperature=0)
+    td = time.perf_counter() - t0
+    n_dec = out["usage"]["completion_tokens"]
+    return n_prompt / tp, n_dec / td
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=100)
+    ap.add_argument("--paper_rounds", type=int, nargs="*", default=[1, 5])
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 2)
+    a = ap.parse_args()
+
+    from dallm.experiment1 import observed_ranges, select_readings, values_clean, values_paper
+    from dallm.llm import LLM, LLMCache, gguf_path, load_registry
+    from dallm.synth import synthesize
+
+    spec = load_registry()["smollm2"]
+    p_tps, d_tps = raw_llamacpp(gguf_path(spec), a.threads)
+    print(f"raw llama.cpp ({spec.model}, {a.threads} threads): prompt {p_tps:.0f} tok/s, decode {d_tps:.0f} tok/s")
+
+    df = synthesize(799, seed=0).tidy
+    rows, rng = select_readings(df, a.n, seed=0), observed_ranges(df)
+    with tempfile.TemporaryDirectory() as d:
+        runs = {"clean": lambda llm: values_clean(llm, rows),
+                "paper": lambda llm: values_paper(llm, rows, rng, templates=["report"], rounds=a.paper_rounds)}
+        for mode, run in runs.items():
+            cache = Path(d) / f"{mode}.sqlite"
+            llm = LLM(spec, LLMCache(cache))
+            _ = llm.backend  # load the model before timing (loading is a one-off, not per value)
+            t0 = time.perf_counter(); v = run(llm); cold = time.perf_counter() - t0
+            L = llm.ledger
+            overhead = cold / L.model_seconds - 1
+            warm_llm = LLM(spec, LLMCache(cache))
+            t0 = time.perf_counter(); v2 = run(warm_llm); warm = time.perf_counter() - t0
+            assert warm_llm.ledger.calls == 0 and warm_llm._backend is None and v2.equals(v)
+            print(f"{mode:5} mode, {len(rows)} readings: {len(v)} values in {cold:.1f}s = {len(v) / cold:.2f} values/s "
+                  f"({L.calls} model calls, {L.prompt_tokens} prompt + {L.completion_tokens} completion tokens, "
+                  f"answered {v['value'].notna().mean():.0%})")
+            est = L.prompt_tokens / p_tps + L.completion_tokens / d_tps
+            print(f"      model time inside llama.cpp {L.model_seconds:.1f}s; dallm overhead {100 * overhead:.1f}% "
+                  f"(target <= 30%); raw-speed estimate from the token counts {est:.1f}s "
+                  f"(end-to-end / estimate = {cold / est:.2f})")
+            print(f"      warm-cache rerun {warm:.3f}s, 0 model calls: {cold / warm:.0f}x faster (target >= 100x)")
+
+
+if __name__ == "__main__":
+    main()

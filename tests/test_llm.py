@@ -1,0 +1,145 @@
+"""The LLM layer against real models: SmolLM2 through llama.cpp in process, the same model behind llama.cpp's
+OpenAI-compatible server, a BERT masked LM built from the bundled MiniLM checkpoint and a tiny randomly
+initialised causal LM (transformers). No fakes: the only thing not exercised for real is a remote paid API."""
+import math
+
+import numpy as np
+import pytest
+
+from dallm.config import InputError, get_settings
+from dallm.llm import (LLM, LLMCache, LLMCallError, LLMUnavailable, ModelSpec, get_llm, gguf_path, load_registry,
+                       models_table, parse_json, request_key, resolve_spec, serve)
+
+PROMPT = "Question: what is a normal adult resting heart rate in beats per minute?\nAnswer:"
+
+
+@pytest.fixture(scope="module")
+def smol_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("llm") / "calls.sqlite"
+
+
+@pytest.fixture(scope="module")
+def smol(smol_cache):
+    return get_llm("smollm2", cache=smol_cache)
+
+
+def test_registry_names_the_papers_nine_models_with_real_ids():
+    reg = load_registry()
+    paper = {s.paper: s.model for s in reg.values() if s.paper}
+    assert paper == {"BioGPT": "microsoft/biogpt", "ClinicalBERT": "medicalai/ClinicalBERT",
+                     "BioClinicalBERT": "emilyalsentzer/Bio_ClinicalBERT", "Mistral": "mistralai/Mistral-7B-v0.1",
+                     "Zephyr": "HuggingFaceH4/zephyr-7b-beta", "Llama 2": "meta-llama/Llama-2-7b-hf",
+                     "Meditron": "epfl-llm/meditron-7b", "GPT-3.5": "gpt-3.5-turbo", "GPT-4": "gpt-4"}
+
+
+def test_unavailable_models_are_reported_with_reasons(monkeypatch, tmp_path):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    s = get_settings(tmp_path)  # a root without .env: no key anywhere
+    t = models_table(["smollm2", "gpt-4", "mistral-7b"], s).set_index("name")
+    assert t.loc["smollm2", "available"]
+    assert not t.loc["gpt-4", "available"] and "OPENAI_API_KEY" in t.loc["gpt-4", "reason"]
+    assert not t.loc["mistral-7b", "available"] and "mistralai/Mistral-7B-v0.1" in t.loc["mistral-7b", "reason"]
+    with pytest.raises(LLMUnavailable, match="OPENAI_API_KEY"):
+        get_llm("gpt-4", settings=s, cache=tmp_path / "c.sqlite")
+
+
+def test_missing_model_file_names_the_path_and_the_fix(tmp_path):
+    with pytest.raises(LLMUnavailable, match="does not exist"):
+        gguf_path(resolve_spec(str(tmp_path / "missing.gguf")))
+    spec = ModelSpec(name="x", backend="llamacpp", model="x", gguf={"package": "no-such-dist", "file": "m.gguf"},
+                     install="pip install no-such-dist")
+    with pytest.raises(LLMUnavailable, match="no-such-dist is not installed.*pip install no-such-dist"):
+        gguf_path(spec)
+    with pytest.raises(InputError, match="Unknown model 'gpt-17'"):
+        resolve_spec("gpt-17")
+
+
+def test_greedy_is_deterministic_and_the_second_call_is_a_cache_hit(smol, smol_cache):
+    a = smol.complete(PROMPT, max_tokens=12)
+    calls = smol.ledger.calls
+    b = smol.complete(PROMPT, max_tokens=12)
+    assert a == b and smol.ledger.calls == calls and smol.ledger.cache_hits >= 1
+    # a fresh model object on the same cache never loads the model
+    again = get_llm("smollm2", cache=smol_cache)
+    assert again.complete(PROMPT, max_tokens=12) == a and again._backend is None
+    # a fresh cache makes a real call and gets the same greedy answer
+    other = LLM(smol.spec, LLMCache(smol_cache.with_name("other.sqlite")))
+    assert other.complete(PROMPT, max_tokens=12) == a and other.ledger.calls == 1
+
+
+def test_samples_are_reproducible_by_seed(smol, smol_cache):
+    s1 = smol.sample(PROMPT, 3, temperature=1.0, max_tokens=6, seed=7)
+    fresh = LLM(smol.spec, LLMCache(smol_cache.with_name("samples.sqlite")))
+    assert fresh.sample(PROMPT, 3, temperature=1.0, max_tokens=6, seed=7) == s1
+    assert len(s1) == 3
+
+
+def test_decoding_parameters_are_part_of_the_key():
+    base = {"model": "m", "prompt": "p", "decoding": {"temperature": 0.0}}
+    assert request_key(base) != request_key({**base, "decoding": {"temperature": 0.1}})
+    assert request_key(base) == request_key(dict(reversed(list(base.items()))))
+
+
+def test_unknown_decoding_parameter_is_refused(smol):
+    with pytest.raises(InputError, match="temprature"):
+        smol.complete(PROMPT, temprature=0.5)
+
+
+def test_schema_constrained_chat_returns_parsed_json(smol):
+    schema = {"type": "object", "properties": {"heart_rate": {"type": "number"}, "unit": {"enum": ["bpm"]}},
+              "required": ["heart_rate", "unit"]}
+    ans = smol.chat("Give a typical adult resting heart rate.", schema=schema, max_tokens=40)
+    assert isinstance(ans, dict) and isinstance(ans["heart_rate"], (int, float)) and ans["unit"] == "bpm"
+    assert smol.last.text.strip().startswith("{")
+
+
+def test_parse_json_is_tolerant():
+    assert parse_json('```json\n{"a": 1}\n```') == {"a": 1}
+    assert parse_json('Sure! {"a": [1, 2]} hope that helps') == {"a": [1, 2]}
+    assert parse_json("no json here") is None and parse_json('{"a": ') is None
+
+
+def test_openai_backend_against_the_local_llamacpp_server(tmp_path):
+    with serve("smollm2", port=0) as srv:
+        spec = ModelSpec(name="local", backend="openai", model="smollm2", base_url=srv.url, response_format="json_object")
+        remote = LLM(spec, LLMCache(tmp_path / "c.sqlite"), retries=1)
+        ans = remote.chat("Give a typical adult heart rate as JSON with the key heart_rate.",
+                          schema={"type": "object", "properties": {"heart_rate": {"type": "number"}}}, max_tokens=30)
+        assert remote.last.text.strip().startswith("{")  # json_object mode: a JSON answer
+        assert ans is None or isinstance(ans, dict)
+        samples = remote.sample("The capital of France is", 2, temperature=0.8, max_tokens=4)
+        assert len(samples) == 2 and remote.ledger.calls == 2
+        url = srv.url
+    # the server is gone now: a clear error naming the URL
+    down = LLM(spec, LLMCache(tmp_path / "c2.sqlite"), retries=1, timeout=3)
+    with pytest.raises(LLMCallError, match=url.replace(".", r"\.")):
+        down.complete("hello")
+
+
+def test_masked_lm_path_with_the_minilm_bert(tmp_path):
+    llm = get_llm("tiny-bert-minilm", cache=tmp_path / "c.sqlite")
+    c1 = llm.fill_mask("The patient's heart rate is [MASK] beats per minute.", top_k=20)
+    assert len(c1) == 20 and all(isinstance(c, str) for c in c1)
+    again = get_llm("tiny-bert-minilm", cache=tmp_path / "c.sqlite")
+    assert again.fill_mask("The patient's heart rate is [MASK] beats per minute.", top_k=20) == c1 and again._backend is None
+    with pytest.raises(InputError, match="no \\[MASK\\]"):
+        llm.fill_mask("no mask token here", top_k=5)
+    with pytest.raises(InputError, match="masked LM"):
+        llm.chat("hello")
+
+
+def test_causal_lm_path_with_a_tiny_random_model(tmp_path):
+    # transformers generation path on a real (tiny, randomly initialised) GPT-2 saved locally: checks wiring, not answers
+    import torch
+    from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
+    from dallm.embed import minilm_path
+    tok = AutoTokenizer.from_pretrained(minilm_path())
+    torch.manual_seed(0)
+    GPT2LMHeadModel(GPT2Config(vocab_size=tok.vocab_size, n_layer=2, n_head=2, n_embd=32, n_positions=256,
+                               eos_token_id=tok.sep_token_id)).save_pretrained(tmp_path / "tiny")
+    tok.save_pretrained(tmp_path / "tiny")
+    llm = get_llm(f"hf-causal:{tmp_path / 'tiny'}", cache=tmp_path / "c.sqlite")
+    a = llm.complete("heart rate is", max_tokens=5)
+    b = LLM(llm.spec, LLMCache(tmp_path / "c2.sqlite")).complete("heart rate is", max_tokens=5)
+    assert isinstance(a, str) and a == b and llm.last.completion_tokens == 5
+    assert isinstance(llm.chat("hello", max_tokens=3), str)
