@@ -10,13 +10,15 @@ STAMP := $(VENV)/.installed-$(DEPS_HASH)
 export HF_HUB_OFFLINE = 1
 export TRANSFORMERS_OFFLINE = 1
 export MPLBACKEND = Agg
+# llama-cpp-python compiles from source (4-5 min on 2 cores, once: pip caches the wheel); portable build.
+export CMAKE_ARGS = -DGGML_NATIVE=OFF
 
 .PHONY: install reproduce test check-nbdev nbtest pytest bench clean-outputs
 
 $(STAMP): settings.ini setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -q -e ".[dev,llm,eval]"
 	$(BIN)/python -m pip install -q --no-deps $$(sed -n 's/^nodeps_requirements *= *//p' settings.ini)
 	rm -f $(VENV)/.installed-*
 	touch $@
@@ -39,6 +41,7 @@ test: check-nbdev nbtest pytest
 
 bench: install
 	$(BIN)/python bench/bench_cohort.py
+	$(BIN)/python bench/bench_llm.py
 
 clean-outputs:
 	rm -rf runs results

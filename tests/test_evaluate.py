@@ -1,0 +1,144 @@
+"""Downstream evaluation: metrics with known answers, splits, statistics, importance and bad input."""
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from dallm.cohort import LABEL_COLS
+from dallm.config import InputError
+from dallm.evaluate import (MultiLabelModel, bootstrap_ci, check_features, clean_splits, corrected_ttest, delong_test,
+                            example_ratings, keyword_features, lesion_importance, load_augmented, micro_metric,
+                            multilabel_metrics, n_relevant, original_features, paper_metrics, paper_rows, paper_splits,
+                            read_ratings, run_grid, score, table4)
+
+
+@pytest.fixture(scope="module")
+def df(synth799):
+    return synth799.tidy
+
+
+def test_metrics_known_answers():
+    rng = np.random.default_rng(0)
+    Y = rng.integers(0, 2, (500, 5))
+    perfect = multilabel_metrics(Y, Y.astype(float))
+    assert perfect["auroc"] == perfect["f1"] == perfect["accuracy"] == perfect["auprc"] == perfect["auroc_macro"] == 1
+    rand = multilabel_metrics(Y, rng.random(Y.shape))
+    assert abs(rand["auroc"] - 0.5) < 0.04 and abs(rand["auroc_macro"] - 0.5) < 0.06
+    inverted = multilabel_metrics(Y, 1 - Y.astype(float))
+    assert inverted["auroc"] == 0 and inverted["f1"] == 0
+    assert paper_metrics(Y, np.full(Y.shape, 0.9))["auroc"] == 0.5  # hard labels, all positive: AUROC 0.5
+    P = rng.random(Y.shape)
+    assert micro_metric(Y, P) == pytest.approx(roc_auc_score(Y.ravel(), P.ravel()))
+
+
+def test_grouped_splits_never_share_a_patient(df):
+    Y, g = df[LABEL_COLS].to_numpy(), df["subject_id"].to_numpy()
+    splits = clean_splits(Y, g, folds=5, repeats=2, seed=3)
+    assert len(splits) == 10
+    for r in range(2):
+        tests = np.concatenate([te for rr, _, _, te in splits if rr == r])
+        assert sorted(tests) == list(range(len(df)))  # every reading tested exactly once per repeat
+    for _, _, tr, te in splits:
+        assert not set(g[tr]) & set(g[te])
+    # the authors' split, by contrast, puts readings of one image on both sides
+    _, _, tr, te = paper_splits(df, 1, 0)[0]
+    assert set(df["dicom_id"].to_numpy()[tr]) & set(df["dicom_id"].to_numpy()[te])
+    rows = paper_rows(df)
+    assert (df["chexpert_no_finding"].to_numpy()[rows] == 1).sum() == min(100, (df["chexpert_no_finding"] == 1).sum())
+
+
+def test_dummy_ranks_low_when_an_informative_feature_exists(df):
+    rng = np.random.default_rng(1)
+    Y = df[LABEL_COLS].to_numpy(int)
+    X = original_features(df, seed=0).assign(signal=Y[:, 0] + rng.normal(0, 0.5, len(df)))
+    n = len(df); tr, te = np.arange(n) < 600, np.arange(n) >= 600
+    m = MultiLabelModel("random_forest", seed=0).fit(X.to_numpy(), Y[:, [0]])
+    imp = m.importances()
+    cols = list(X.columns)
+    assert imp[cols.index("signal")] > 3 * imp[cols.index("dummy")]
+    assert n_relevant(imp, cols) >= 1
+    li = lesion_importance(X, Y, np.flatnonzero(tr), np.flatnonzero(te), "xgboost", seed=0)
+    e = li[(li.lesion == "enlarged_cardiac_silhouette") & (li.kind == "shap")].set_index("feature")["importance"]
+    assert e.idxmax() == "signal" and e["signal"] > e["dummy"]
+
+
+def test_single_class_fold_is_handled_and_reported(df):
+    X = original_features(df).to_numpy()
+    Y = df[LABEL_COLS].to_numpy(int).copy()
+    Y[:, 2] = 0
+    for name in ("decision_tree", "xgboost"):
+        m = MultiLabelModel(name).fit(X, Y)
+        P = m.predict_proba(X)
+        assert P.shape == (len(df), 5) and (P[:, 2] == 0).all()
+        assert any("pleural_abnormality: single class" in e for e in m.events)
+
+
+def test_tabnet_multitask_fits(df):
+    X = original_features(df).to_numpy()
+    Y = df[LABEL_COLS].to_numpy(int)
+    m = MultiLabelModel("tabnet", tabnet_max_epochs=3).fit(X[:600], Y[:600], df["subject_id"].to_numpy()[:600])
+    P = m.predict_proba(X[600:])
+    assert P.shape == (len(df) - 600, 5) and np.isfinite(P).all() and m.importances().sum() == pytest.approx(1)
+
+
+def test_statistics_known_answers():
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 2, 3000)
+    good, poor = y + rng.normal(0, 0.8, 3000), y + rng.normal(0, 2.5, 3000)
+    a1, a2, p = delong_test(y, good, poor)
+    assert a1 == pytest.approx(roc_auc_score(y, good)) and a2 == pytest.approx(roc_auc_score(y, poor)) and p < 1e-6
+    assert delong_test(y, good, good)[2] == 1.0
+    # two equally good but independent predictors: no significant difference most of the time
+    ps = [delong_test(y, y + rng.normal(0, 1, 3000), y + rng.normal(0, 1, 3000))[2] for _ in range(40)]
+    assert np.mean(np.array(ps) < 0.05) < 0.2
+    d = np.array([0.02, 0.03, 0.01, 0.025, 0.015])
+    t = d.mean() / np.sqrt((1 / 5 + 20 / 80) * d.var(ddof=1))
+    from scipy import stats
+    assert corrected_ttest(d, 80, 20) == pytest.approx(2 * stats.t.sf(t, 4))
+    Y = rng.integers(0, 2, (300, 5)); P = np.clip(Y + rng.normal(0, 0.5, Y.shape), 0, 1)
+    lo, hi = bootstrap_ci(Y, P, np.arange(300) // 3, "auroc", n_boot=200)
+    assert lo < micro_metric(Y, P) < hi
+
+
+def test_bad_input_errors(df, tmp_path):
+    X0 = original_features(df)
+    with pytest.raises(InputError, match="do not match the cohort"):
+        check_features(X0.iloc[5:], df, "aug.parquet")
+    with pytest.raises(InputError, match=r"non-numeric column\(s\) \['cough'\]"):
+        check_features(X0.assign(cough="yes"), df, "aug.parquet")
+    with pytest.raises(InputError, match=r"\['fvc'\] have no value"):
+        check_features(X0.assign(fvc=np.nan), df, "aug.parquet")
+    with pytest.raises(InputError, match="label_atelectasis"):
+        run_grid({"original": X0}, df.drop(columns=["label_atelectasis"]), ["decision_tree"], ["clean"])
+    with pytest.raises(InputError, match="unknown model"):
+        MultiLabelModel("svm")
+    bad = tmp_path / "ratings.csv"
+    pd.DataFrame({"feature": ["age"], "lesion": ["lungs"], "plausibility": [3], "relevance": [2]}).to_csv(bad, index=False)
+    with pytest.raises(InputError, match="unknown lesion"):
+        read_ratings(bad)
+    ok = tmp_path / "ok.csv"
+    example_ratings(list(X0.columns)).to_csv(ok, index=False)
+    assert len(read_ratings(ok)) == 5 * X0.shape[1]
+
+
+def test_augmented_tables_are_found_and_joined(df, tmp_path):
+    aug = pd.DataFrame({"reading_id": df["reading_id"], "cough": np.random.default_rng(0).integers(0, 2, len(df))})
+    (tmp_path / "aug").mkdir()
+    aug.to_parquet(tmp_path / "aug" / "augmented.parquet")
+    sets = load_augmented(tmp_path / "aug", df)
+    assert list(sets) == ["augmented"] and "cough" in sets["augmented"] and "dummy" in sets["augmented"]
+
+
+def test_grid_scores_and_table4(df):
+    fsets = {"original": original_features(df), "keywords": pd.concat([original_features(df), keyword_features(df)], axis=1)}
+    res = run_grid(fsets, df, ["decision_tree", "xgboost"], ["clean", "paper"], repeats=1, folds=3)
+    sc = score(res, df, n_boot=50)
+    clean = sc[sc.protocol == "clean"].set_index(["feature_set", "model"])
+    # the report keywords carry the lesions: clearly better than vitals, significantly so
+    assert clean.loc[("keywords", "xgboost"), "auroc"] > clean.loc[("original", "xgboost"), "auroc"] + 0.1
+    assert clean.loc[("keywords", "xgboost"), "p_auroc_delong"] < 0.001
+    assert 0.4 < clean.loc[("original", "xgboost"), "auroc"] < 0.75
+    t = table4(sc, "clean")
+    row = t[(t.feature_set == "original") & (t.model == "XGBoost")].iloc[0]
+    assert row["paper_auroc"] == 0.5389 and "auroc_95ci" in t
+    assert set(table4(sc, "paper").columns) >= {"accuracy", "auroc", "paper_accuracy"}
