@@ -13,12 +13,12 @@ export MPLBACKEND = Agg
 # llama-cpp-python compiles from source (4-5 min on 2 cores, once: pip caches the wheel); portable build.
 export CMAKE_ARGS = -DGGML_NATIVE=OFF
 
-.PHONY: install reproduce test check-nbdev nbtest pytest bench clean-outputs
+.PHONY: install reproduce test check-nbdev nbtest pytest bench clean-outputs neo4j-start neo4j-stop
 
 $(STAMP): settings.ini setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[dev,llm,eval]"
+	$(BIN)/python -m pip install -q -e ".[dev,llm,eval,graph]"
 	$(BIN)/python -m pip install -q --no-deps $$(sed -n 's/^nodeps_requirements *= *//p' settings.ini)
 	rm -f $(VENV)/.installed-*
 	touch $@
@@ -26,7 +26,7 @@ $(STAMP): settings.ini setup.py
 install: $(STAMP)
 
 reproduce: install
-	$(BIN)/dallm reproduce --profile $(PROFILE)
+	BIN=$(BIN) bash scripts/with_neo4j.sh $(BIN)/dallm reproduce --profile $(PROFILE)
 
 check-nbdev: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/check_nbdev.sh
@@ -37,11 +37,21 @@ nbtest: install
 pytest: install
 	$(BIN)/python -m pytest tests
 
-test: check-nbdev nbtest pytest
+# the tests talk to a real Neo4j: started before nbtest/pytest and stopped after, whatever their outcome
+test: check-nbdev
+	BIN=$(BIN) bash scripts/with_neo4j.sh $(MAKE) --no-print-directory nbtest pytest
+
+neo4j-start: install
+	$(BIN)/dallm neo4j start
+
+neo4j-stop: install
+	$(BIN)/dallm neo4j stop
 
 bench: install
 	$(BIN)/python bench/bench_cohort.py
 	$(BIN)/python bench/bench_llm.py
+	$(BIN)/python bench/bench_evaluate.py
+	BIN=$(BIN) bash scripts/with_neo4j.sh $(BIN)/python bench/bench_retrieval.py
 
 clean-outputs:
 	rm -rf runs results

@@ -83,3 +83,19 @@ def test_reproduce_refuses_unknown_parameter(tmp_path, monkeypatch):
     monkeypatch.setenv("DALLM_HOME", str(root))
     with pytest.raises(InputError, match=r"params/t.yaml: notebook 00_a has no parameter\(s\) \['nn'\]"):
         reproduce("t")
+
+
+@pytest.mark.parametrize("profile", ["smoke", "paper"])
+def test_shipped_profiles_match_the_notebooks_parameters(profile):
+    # every parameter line must parse (papermill skips a line it cannot read, e.g. a comment with '='), and every
+    # name a profile sets must exist in its notebook's parameters cell
+    import papermill as pm
+    import nbformat
+    from dallm.cli import check_profile
+    from dallm.config import project_root
+    prof = check_profile(profile)
+    assert {"00_ingest", "01_experiment1_mse", "02_retrieval_compare", "04_evaluate"} <= set(prof)
+    for nb in sorted((project_root() / "nbs").glob("[0-9][0-9]_*.ipynb")):
+        cell = next(c for c in nbformat.read(nb, 4).cells if "parameters" in c.metadata.get("tags", []))
+        n_lines = sum(1 for line in cell.source.splitlines() if line.strip() and not line.strip().startswith("#"))
+        assert len(pm.inspect_notebook(str(nb))) == n_lines, f"{nb.name}: a parameter line does not parse"
