@@ -31,8 +31,10 @@ reproduce: install
 check-nbdev: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/check_nbdev.sh
 
+# notebooks run as tests with their default (small) parameters, two at a time with one thread each (llama.cpp and
+# torch slow down badly when oversubscribed); their tables go to .cache/nbtest, not over results/
 nbtest: install
-	$(BIN)/nbdev_test --n_workers 2
+	DALLM_RESULTS_DIR=.cache/nbtest/results DALLM_LLM_THREADS=1 OMP_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers 2
 
 pytest: install
 	$(BIN)/python -m pytest tests
