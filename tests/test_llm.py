@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 
 from dallm.config import InputError, get_settings
-from dallm.llm import (LLM, LLMCache, LLMCallError, LLMUnavailable, ModelSpec, get_llm, gguf_path, load_registry,
-                       models_table, parse_json, request_key, resolve_spec, serve)
+from dallm.llm import LLM, get_llm, models_table, parse_json
+from dallm.llm_cache import LLMCache, request_key
+from dallm.llm_registry import LLMCallError, LLMUnavailable, ModelSpec, gguf_path, load_registry, resolve_spec
+from dallm.llm_server import serve
 
 PROMPT = "Question: what is a normal adult resting heart rate in beats per minute?\nAnswer:"
 
