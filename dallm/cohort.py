@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import re
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -21,10 +20,11 @@ from sklearn.preprocessing import StandardScaler
 from .config import InputError
 
 # %% auto #0
-__all__ = ['LESIONS', 'VITALS', 'CHEXPERT', 'CERT_COLS', 'LABEL_COLS', 'CHEXPERT_COLS', 'SCHEMA', 'TIDY_COLUMNS', 'MENTION_STEMS',
-           'UNCERTAINTY_CUES', 'NEGATION_CUES', 'LESION_STEMS', 'ORIGINAL_FEATURES', 'snake', 'schema_table', 'conform',
-           'report_sections', 'paper_clean_report', 'label_text', 'label_report', 'keyword_scores', 'split_paper',
-           'split_clean', 'add_splits', 'vitals_auroc', 'keyword_auroc']
+__all__ = ['LESIONS', 'VITALS', 'CHEXPERT', 'CERT_COLS', 'LABEL_COLS', 'CHEXPERT_COLS', 'LIMITS', 'SYNTHETIC_MARK', 'SCHEMA',
+           'TIDY_COLUMNS', 'MENTION_STEMS', 'UNCERTAINTY_CUES', 'NEGATION_CUES', 'LESION_STEMS', 'ORIGINAL_FEATURES',
+           'snake', 'pain_score', 'schema_table', 'conform', 'report_sections', 'paper_clean_report', 'label_text',
+           'label_report', 'keyword_scores', 'split_paper', 'split_clean', 'add_splits', 'vitals_auroc',
+           'keyword_auroc']
 
 # %% ../nbs/lib/cohort.ipynb #19ec2b14
 LESIONS: dict[str, str] = {
@@ -47,6 +47,17 @@ def snake(name: str # a display name such as "Pleural Effusion"
 CERT_COLS = [f"cert_{l}" for l in LESIONS]
 LABEL_COLS = [f"label_{l}" for l in LESIONS]
 CHEXPERT_COLS = [f"chexpert_{snake(c)}" for c in CHEXPERT]
+
+# %% ../nbs/lib/cohort.ipynb #05b3b30f
+LIMITS: dict[str, tuple[float, float]] = {"temperature": (90, 110), "heartrate": (20, 250), "resprate": (4, 70),
+                                          "o2sat": (50, 100), "sbp": (50, 260), "dbp": (20, 200)}
+SYNTHETIC_MARK = " [SYNTHETIC REPORT: written by dallm from a phrase bank; not patient data]"
+
+def pain_score(p: pd.Series # MIMIC's `pain` text
+              ) -> pd.Series:
+    "MIMIC pain text as a 0-10 number; anything else (ranges, 'UTA', 13) missing."
+    x = pd.to_numeric(p, errors="coerce")
+    return x.where((x >= 0) & (x <= 10))
 
 # %% ../nbs/lib/cohort.ipynb #eceecc7c
 SCHEMA: list[tuple[str, str, str]] = [
@@ -134,7 +145,7 @@ def paper_clean_report(text: str # a MIMIC-CXR report
     t = (text or "").replace("FINAL REPORT", "").replace("\n", " ")
     return re.sub(r"\s+", " ", re.sub(r"[^0-9A-Za-z.\s:']", "", t)).strip()
 
-# %% ../nbs/lib/cohort.ipynb #bcc38af1
+# %% ../nbs/lib/cohort.ipynb #365c9c04
 MENTION_STEMS: dict[str, list[str]] = {
     "Atelectasis": ["atelecta", "collapse"],
     "Consolidation": ["consolidat"],
@@ -164,6 +175,7 @@ def _mention_value(sentence: str, stem: str) -> float | None:
     if any(c in s for c in UNCERTAINTY_CUES): return -1.0
     return 1.0
 
+# %% ../nbs/lib/cohort.ipynb #8bf0778b
 def label_text(text: str # report text (a section or a whole report)
               ) -> dict[str, float]:
     "CheXpert-style labels for one text: name -> 1, 0, -1 or NaN (unmentioned); 'No Finding' included."

@@ -182,7 +182,7 @@ def gather_corpus(source: str = "bundled", # "bundled", "wikipedia", "radiopaedi
             docs += radiopaedia_search(LESION_QUERIES[l], f, top_k, lesion=l, **({"base_url": urls["base_url"]} if "base_url" in urls else {}))
     return docs
 
-# %% ../nbs/lib/knowledge.ipynb #a8b5b717
+# %% ../nbs/lib/knowledge.ipynb #02480044
 PAPER_CHUNKING = {"chunk_tokens": 2048, "overlap": 24}
 DEFAULT_CHUNKING = {"chunk_tokens": 256, "overlap": 32}
 
@@ -211,6 +211,7 @@ def token_counter(tokenizer: str = "minilm" # "minilm" (bundled) or "tiktoken" (
     tok = Tokenizer.from_file(str(path)); tok.no_padding(); tok.no_truncation()
     return lambda t: len(tok.encode(t, add_special_tokens=False).ids)
 
+# %% ../nbs/lib/knowledge.ipynb #b328d23b
 def chunk_documents(docs: list[Document], # documents to split
                     chunk_tokens: int = DEFAULT_CHUNKING["chunk_tokens"], # maximum tokens per chunk
                     overlap: int = DEFAULT_CHUNKING["overlap"], # tokens shared by neighbouring chunks

@@ -12,14 +12,14 @@ import numpy as np
 import pandas as pd
 
 from .config import InputError
-from .cohort import (CHEXPERT, CHEXPERT_COLS, LESIONS, VITALS, add_splits, conform)
-from .synth import SYNTHETIC_MARK, _pain_score
+from .cohort import (CHEXPERT, CHEXPERT_COLS, LESIONS, LIMITS, SYNTHETIC_MARK, VITALS, add_splits, conform,
+                          pain_score)
 
 # %% auto #0
-__all__ = ['FILES', 'LIMITS', 'find_file', 'read_csv', 'load_reflacx', 'study_datetime', 'assign_stays', 'read_reports',
-           'clean_vitals', 'LoadResult', 'load_mimic', 'load_prejoined', 'load_cohort']
+__all__ = ['FILES', 'find_file', 'read_csv', 'load_reflacx', 'study_datetime', 'assign_stays', 'read_reports', 'clean_vitals',
+           'LoadResult', 'load_mimic', 'load_prejoined', 'load_cohort']
 
-# %% ../nbs/lib/loader.ipynb #1c2e7103
+# %% ../nbs/lib/loader.ipynb #4cdb2b62
 FILES = {
     "reflacx": "metadata_phase_{}.csv",
     "cxr_meta": "mimic-cxr-2.0.0-metadata.csv.gz",
@@ -40,6 +40,7 @@ def find_file(root: Path, # folder to search
     if not hits and required: raise InputError(f"Missing file {name} under {root}. Expected a copy of it somewhere below that folder.")
     return hits[0] if hits else None
 
+# %% ../nbs/lib/loader.ipynb #d6317f05
 def read_csv(path: Path, # a .csv or .csv.gz file
              columns: list[str], # columns that must be present
              unique: str | None = None, # a column whose values must be unique
@@ -132,9 +133,6 @@ def read_reports(folder: Path, # folder holding files/pXX/pSUBJECT/sSTUDY.txt
     return pd.Series(texts, index=rel_paths.index, dtype="string")
 
 # %% ../nbs/lib/loader.ipynb #11581501
-LIMITS = {"temperature": (90, 110), "heartrate": (20, 250), "resprate": (4, 70), "o2sat": (50, 100),
-          "sbp": (50, 260), "dbp": (20, 200)}
-
 def clean_vitals(df: pd.DataFrame, # triage rows with the six vitals
                  source: str = "triage", # file name for messages and the log
                  temperature_unit: str = "F", # "F" (MIMIC's unit) or "C" for a whole column in Celsius
@@ -166,7 +164,7 @@ def clean_vitals(df: pd.DataFrame, # triage rows with the six vitals
     df.loc[bad, "dbp"] = np.nan
     return df, pd.DataFrame(log, columns=["file", "stay_id", "column", "value", "action", "reason"])
 
-# %% ../nbs/lib/loader.ipynb #2e3cd89a
+# %% ../nbs/lib/loader.ipynb #bac5b31b
 @dataclass
 class LoadResult:
     "A loaded cohort, the log of cleaning changes, and the readings that were dropped with the reason."
@@ -174,35 +172,33 @@ class LoadResult:
     cleaning: pd.DataFrame
     dropped: pd.DataFrame
 
-def load_mimic(root: Path | str, # folder holding the user's REFLACX / MIMIC copies (searched recursively)
-               seed: int = 0, # seed of the splits
-               temperature_unit: str = "F", # unit of triage temperature ("F" as in MIMIC-IV-ED)
-              ) -> LoadResult:
-    "Join REFLACX, MIMIC-CXR, MIMIC-IV-ED and MIMIC-IV into the tidy cohort."
-    root = Path(root)
-    if not root.is_dir(): raise InputError(f"Data folder {root} does not exist (set DALLM_MIMIC_ROOT or pass --root).")
-    synthetic = (root / "DALLM_SYNTHETIC.txt").is_file()
-    rd = load_reflacx(root)
-    meta_p, chex_p, study_p = (find_file(root, FILES[k]) for k in ("cxr_meta", "chexpert", "study_list"))
-    meta = read_csv(meta_p, ["dicom_id", "subject_id", "study_id", "ViewPosition", "StudyDate", "StudyTime"],
-                    unique="dicom_id", numeric=["StudyDate", "StudyTime"])
-    chex = read_csv(chex_p, ["subject_id", "study_id", *CHEXPERT], unique="study_id")
-    study = read_csv(study_p, ["subject_id", "study_id", "path"], unique="study_id")
-    stays = read_csv(find_file(root, FILES["edstays"]), ["subject_id", "stay_id", "intime", "outtime"], unique="stay_id")
-    tri_p = find_file(root, FILES["triage"])
-    log: list = []
-    tri = read_csv(tri_p, ["stay_id", *VITALS, "pain", "acuity", "chiefcomplaint"], unique="stay_id",
-                   numeric=[*VITALS, "acuity"], log=log)
-    pat = read_csv(find_file(root, FILES["patients"]), ["subject_id", "gender", "anchor_age", "anchor_year"], unique="subject_id",
-                   numeric=["anchor_age", "anchor_year"])
+# %% ../nbs/lib/loader.ipynb #a0602b18
+def _read_sources(root: Path) -> dict:
+    "Every raw table the join needs, checked on read (columns, unique keys, numbers); plus the triage path and read log."
+    t = {"log": [], "reflacx": load_reflacx(root)}
+    t["meta_p"], chex_p, t["study_p"] = (find_file(root, FILES[k]) for k in ("cxr_meta", "chexpert", "study_list"))
+    t["meta"] = read_csv(t["meta_p"], ["dicom_id", "subject_id", "study_id", "ViewPosition", "StudyDate", "StudyTime"],
+                         unique="dicom_id", numeric=["StudyDate", "StudyTime"])
+    t["chex"] = read_csv(chex_p, ["subject_id", "study_id", *CHEXPERT], unique="study_id")
+    t["study"] = read_csv(t["study_p"], ["subject_id", "study_id", "path"], unique="study_id")
+    t["stays"] = read_csv(find_file(root, FILES["edstays"]), ["subject_id", "stay_id", "intime", "outtime"], unique="stay_id")
+    t["tri_p"] = find_file(root, FILES["triage"])
+    t["triage"] = read_csv(t["tri_p"], ["stay_id", *VITALS, "pain", "acuity", "chiefcomplaint"], unique="stay_id",
+                           numeric=[*VITALS, "acuity"], log=t["log"])
+    t["patients"] = read_csv(find_file(root, FILES["patients"]), ["subject_id", "gender", "anchor_age", "anchor_year"],
+                             unique="subject_id", numeric=["anchor_age", "anchor_year"])
     for c in ("intime", "outtime"):
-        stays[c] = pd.to_datetime(stays[c], errors="coerce")
-        if stays[c].isna().all(): raise InputError(f"{FILES['edstays']}: column '{c}' has no parseable datetimes")
-    # readings -> images
+        t["stays"][c] = pd.to_datetime(t["stays"][c], errors="coerce")
+        if t["stays"][c].isna().all(): raise InputError(f"{FILES['edstays']}: column '{c}' has no parseable datetimes")
+    return t
+
+# %% ../nbs/lib/loader.ipynb #995bd226
+def _images_with_stays(rd: pd.DataFrame, meta: pd.DataFrame, stays: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, list]:
+    "Readings whose image is in the CXR metadata and falls in exactly one ED stay; the images; the dropped readings."
     unknown = ~rd["dicom_id"].isin(meta["dicom_id"])
     dropped = [rd.loc[unknown, ["id", "dicom_id"]].assign(reason="dicom_id not in CXR metadata")]
     rd = rd[~unknown]
-    meta["study_datetime"] = study_datetime(meta["StudyDate"], meta["StudyTime"])
+    meta = meta.assign(study_datetime=study_datetime(meta["StudyDate"], meta["StudyTime"]))
     img = meta[meta["dicom_id"].isin(rd["dicom_id"])].reset_index(drop=True)
     st = assign_stays(img, stays)
     img["stay_id"] = st["stay_id"]
@@ -211,30 +207,46 @@ def load_mimic(root: Path | str, # folder holding the user's REFLACX / MIMIC cop
     bad_ids = img.loc[nostay, "dicom_id"]
     dropped.append(rd.loc[rd["dicom_id"].isin(bad_ids), ["id", "dicom_id"]]
                    .merge(pd.DataFrame({"dicom_id": bad_ids, "reason": reasons}), on="dicom_id"))
-    img = img[~nostay]
-    # vitals, patients, reports, labels
-    tri_clean, clog = clean_vitals(tri, tri_p.name, temperature_unit)
+    return rd, img[~nostay], dropped
+
+# %% ../nbs/lib/loader.ipynb #8df3aba9
+def _attach(img: pd.DataFrame, t: dict, temperature_unit: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    "Images with cleaned vitals, demographics and age, report text and CheXpert labels; the vitals cleaning log."
+    tri_clean, clog = clean_vitals(t["triage"], t["tri_p"].name, temperature_unit)
     img = img.merge(tri_clean[["stay_id", *VITALS, "pain", "acuity", "chiefcomplaint"]], on="stay_id", how="left")
-    img = img.merge(pat[["subject_id", "gender", "anchor_age", "anchor_year"]], on="subject_id", how="left")
+    img = img.merge(t["patients"][["subject_id", "gender", "anchor_age", "anchor_year"]], on="subject_id", how="left")
     if img["anchor_age"].isna().any():
         raise InputError(f"{FILES['patients']}: no row for subject(s) {img.loc[img['anchor_age'].isna(), 'subject_id'].head(3).tolist()}")
     img["age"] = img["anchor_age"] + (img["study_datetime"].dt.year - img["anchor_year"])
-    img = img.merge(study[["study_id", "path"]], on="study_id", how="left")
+    img = img.merge(t["study"][["study_id", "path"]], on="study_id", how="left")
     if img["path"].isna().any():
-        raise InputError(f"{study_p}: no row for study_id(s) {img.loc[img['path'].isna(), 'study_id'].head(3).tolist()}")
-    img["report"] = read_reports(study_p.parent, img["path"])
-    img = img.merge(chex.drop(columns=["subject_id"]).rename(columns=dict(zip(CHEXPERT, CHEXPERT_COLS))),
+        raise InputError(f"{t['study_p']}: no row for study_id(s) {img.loc[img['path'].isna(), 'study_id'].head(3).tolist()}")
+    img["report"] = read_reports(t["study_p"].parent, img["path"])
+    img = img.merge(t["chex"].drop(columns=["subject_id"]).rename(columns=dict(zip(CHEXPERT, CHEXPERT_COLS))),
                     on="study_id", how="left")
+    return img, clog
+
+# %% ../nbs/lib/loader.ipynb #5c09890b
+def load_mimic(root: Path | str, # folder holding the user's REFLACX / MIMIC copies (searched recursively)
+               seed: int = 0, # seed of the splits
+               temperature_unit: str = "F", # unit of triage temperature ("F" as in MIMIC-IV-ED)
+              ) -> LoadResult:
+    "Join REFLACX, MIMIC-CXR, MIMIC-IV-ED and MIMIC-IV into the tidy cohort."
+    root = Path(root)
+    if not root.is_dir(): raise InputError(f"Data folder {root} does not exist (set DALLM_MIMIC_ROOT or pass --root).")
+    t = _read_sources(root)
+    rd, img, dropped = _images_with_stays(t["reflacx"], t["meta"], t["stays"])
+    img, clog = _attach(img, t, temperature_unit)
     df = rd.drop(columns=["subject_id"]).merge(img, on="dicom_id", how="inner")
     df = df.rename(columns={"id": "reading_id", "ViewPosition": "view_position"})
     for l in LESIONS: df[f"label_{l}"] = (df[f"cert_{l}"] > 0).astype(int)
     df["pain"] = df["pain"].astype("string")
-    df["pain_score"] = _pain_score(df["pain"])
-    df["is_synthetic"] = synthetic
+    df["pain_score"] = pain_score(df["pain"])
+    df["is_synthetic"] = (root / "DALLM_SYNTHETIC.txt").is_file()
     df["split_paper"] = df["split_clean"] = ""
     if df.empty: raise InputError(f"No reading under {root} could be joined to an ED stay; see the dropped table.")
     cohort = add_splits(conform(df, f"cohort joined from {root}"), seed)
-    cleaning = pd.concat([pd.DataFrame(log), clog], ignore_index=True)
+    cleaning = pd.concat([pd.DataFrame(t["log"]), clog], ignore_index=True)
     return LoadResult(cohort, cleaning, pd.concat(dropped, ignore_index=True))
 
 # %% ../nbs/lib/loader.ipynb #56bda8c5
@@ -266,7 +278,7 @@ def load_prejoined(path: Path | str, # the authors' table (.csv, .csv.gz)
     dt = study_datetime(df["StudyDate"], df["StudyTime"]) if "StudyTime" in df.columns else \
          pd.to_datetime(df.get("StudyDate", pd.Series(pd.NA, index=df.index)).astype("string"), format="%Y%m%d", errors="coerce")
     df = df.rename(columns={"id": "reading_id", "ViewPosition": "view_position"}).assign(
-        study_datetime=dt, pain=df["pain"].astype("string"), pain_score=_pain_score(df["pain"]),
+        study_datetime=dt, pain=df["pain"].astype("string"), pain_score=pain_score(df["pain"]),
         is_synthetic=bool(df.get("dallm_synthetic", pd.Series(0)).astype(bool).all()), split_paper="", split_clean="")
     if "view_position" not in df.columns: df["view_position"] = pd.NA
     cohort = add_splits(conform(df, str(path)), seed)

@@ -17,7 +17,7 @@ from .config import InputError, Settings, get_settings, project_root
 # %% auto #0
 __all__ = ['NEO4J_VERSION', 'NEO4J_CONF', 'neo4j_home', 'install', 'write_conf', 'driver', 'reachable', 'status', 'start', 'stop']
 
-# %% ../nbs/lib/neo4j_server.ipynb #2a5e2e12
+# %% ../nbs/lib/neo4j_server.ipynb #a0e4a504
 NEO4J_VERSION = "5.26.19"
 
 NEO4J_CONF = """# written by dallm (dallm.neo4j_server.write_conf); Neo4j refuses unknown keys
@@ -44,6 +44,7 @@ def neo4j_home(root: Path | str | None = None) -> Path:
     if os.environ.get("DALLM_NEO4J_HOME"): return Path(os.environ["DALLM_NEO4J_HOME"]).resolve()
     return Path(root or project_root()) / "neo4j" / "home"
 
+# %% ../nbs/lib/neo4j_server.ipynb #de7a1040
 def install(home: Path | None = None, # server folder (default: `neo4j_home()`)
             quiet: bool = True) -> Path:
     "Fetch the Neo4j and APOC jars from Maven Central into `home/lib` and `home/plugins` (once)."
@@ -88,7 +89,7 @@ def reachable(settings: Settings | None = None) -> bool:
     try: driver(settings, timeout=2.0).close(); return True
     except InputError: return False
 
-# %% ../nbs/lib/neo4j_server.ipynb #2818e5d6
+# %% ../nbs/lib/neo4j_server.ipynb #d1889227
 def _pidfile(home: Path) -> Path: return home / "run" / "dallm-neo4j.pid"
 
 def _alive(pid: int) -> bool:
@@ -102,6 +103,7 @@ def status(settings: Settings | None = None) -> dict:
     s = settings or get_settings()
     return {"uri": s.neo4j_uri, "answers": reachable(s), "local_pid": pid if pid and _alive(pid) else None, "home": str(home)}
 
+# %% ../nbs/lib/neo4j_server.ipynb #5e4a62e1
 def start(wait: float = 180.0, # seconds to wait for the server to answer
           heap: str = "512m", # Java heap
           settings: Settings | None = None) -> dict:
@@ -133,6 +135,7 @@ def start(wait: float = 180.0, # seconds to wait for the server to answer
         time.sleep(1.0)
     stop(); raise InputError(f"Neo4j did not answer on {s.neo4j_uri} within {wait:.0f}s; see {home / 'logs' / 'console.log'}")
 
+# %% ../nbs/lib/neo4j_server.ipynb #bef7768e
 def stop(timeout: float = 60.0) -> bool:
     "Stop the local server (SIGTERM, then SIGKILL after `timeout`); True if one was running."
     home = neo4j_home(); pf = _pidfile(home)

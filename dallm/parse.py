@@ -10,8 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .cohort import VITALS
-from .loader import LIMITS
+from .cohort import LIMITS, VITALS
 
 # %% auto #0
 __all__ = ['UNITS', 'KEYS', 'paper_first_token', 'words_to_number', 'ParsedValue', 'parse_value', 'vitals_schema', 'parse_vitals']
@@ -52,7 +51,7 @@ def words_to_number(text: str # e.g. "ninety-five" or "ninety eight point six"
     if not seen: return None
     return float(f"{total + cur}.{frac}") if frac else float(total + cur)
 
-# %% ../nbs/lib/parse.ipynb #7d2ecf99
+# %% ../nbs/lib/parse.ipynb #34056b6b
 @dataclass(frozen=True)
 class ParsedValue:
     "A parsed vital: value in the cohort's unit (°F, bpm, /min, %, mmHg), or None with the reason."
@@ -69,6 +68,7 @@ _RANGE = re.compile(rf"({_NUM})\s*(?:-|–|to)\s*({_NUM})")
 
 def _num(s: str) -> float: return float(s.replace(",", "."))
 
+# %% ../nbs/lib/parse.ipynb #0b405793
 def parse_value(answer: Any, # the model's answer: text or a number
                 feature: str, # one of `dallm.cohort.VITALS`
                 unit: str | None = None, # a unit the model stated separately (structured answers)

@@ -12,11 +12,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .cohort import (CHEXPERT, CHEXPERT_COLS, LESIONS, VITALS, add_splits, conform, label_report)
+from .cohort import (CHEXPERT, CHEXPERT_COLS, LESIONS, SYNTHETIC_MARK, VITALS, add_splits, conform, label_report,
+                          pain_score)
 
 # %% auto #0
-__all__ = ['STREAMS', 'SYNTHETIC_MARK', 'AUTHORS_VITALS', 'stream', 'SynthSpec', 'write_report', 'SynthCohort', 'synthesize',
-           'write_raw']
+__all__ = ['STREAMS', 'AUTHORS_VITALS', 'stream', 'SynthSpec', 'write_report', 'SynthCohort', 'synthesize', 'write_raw']
 
 # %% ../nbs/lib/synth.ipynb #ef129bb9
 STREAMS = {"images": 1, "lesions": 2, "readers": 3, "vitals": 4, "reports": 5, "missingness": 6, "ids": 7, "times": 8}
@@ -60,7 +60,7 @@ class SynthSpec:
     p_hedge: float = 0.25                   # ... with hedging
     p_false_mention: float = 0.04           # report mentions an absent lesion (hedged)
 
-# %% ../nbs/lib/synth.ipynb #cb6fa67d
+# %% ../nbs/lib/synth.ipynb #57123a75
 # correlations among (age, temperature, heartrate, resprate, o2sat, sbp, dbp); o2sat's latent is the
 # *deficit* direction flipped back below, so a negative entry means "lower saturation".
 _VCORR = {("age", "heartrate"): -0.26, ("temperature", "heartrate"): 0.17, ("resprate", "o2sat"): -0.17,
@@ -81,7 +81,7 @@ def _corr_matrix() -> np.ndarray:
         C[i, j] = C[j, i] = r
     return C
 
-# %% ../nbs/lib/synth.ipynb #4514bcdc
+# %% ../nbs/lib/synth.ipynb #866a8815
 def _images(n: int, spec: SynthSpec, rng: np.random.Generator) -> pd.DataFrame:
     "One row per image: number of readers, subject index, age, gender, study datetime."
     k = np.where(rng.random(n) < spec.p_five_readers, 5, 1)
@@ -108,7 +108,7 @@ def _images(n: int, spec: SynthSpec, rng: np.random.Generator) -> pd.DataFrame:
                          "anchor_year": anchor_year[subj], "female": female[subj], "study_datetime": dt,
                          "age": (age0 - offset)[subj] + (dt.year.to_numpy() - anchor_year[subj])})
 
-# %% ../nbs/lib/synth.ipynb #b483974d
+# %% ../nbs/lib/synth.ipynb #0f1b65b5
 def _true_lesions(im: pd.DataFrame, spec: SynthSpec, rng: np.random.Generator) -> np.ndarray:
     "Boolean (images x 5) true lesion matrix."
     m = len(im)
@@ -132,7 +132,7 @@ def _readings(im: pd.DataFrame, truth: np.ndarray, spec: SynthSpec, rng: np.rand
     cert = np.where(false, rng.choice([1, 2, 3], t.shape), cert)
     return pd.DataFrame({"img": img, "reader": reader, **{f"cert_{l}": cert[:, i] for i, l in enumerate(_L)}})
 
-# %% ../nbs/lib/synth.ipynb #c01257ae
+# %% ../nbs/lib/synth.ipynb #50def103
 def _vitals(im: pd.DataFrame, truth: np.ndarray, spec: SynthSpec, rng: np.random.Generator) -> pd.DataFrame:
     "Clean triage vitals per image (before missingness and artefacts)."
     C = _corr_matrix()
@@ -160,8 +160,7 @@ def _vitals(im: pd.DataFrame, truth: np.ndarray, spec: SynthSpec, rng: np.random
                          "resprate": np.clip(rr, 10, 62), "o2sat": np.clip(np.round(100 - deficit), 76, 100),
                          "sbp": sbp, "dbp": dbp})
 
-# %% ../nbs/lib/synth.ipynb #7b217d62
-SYNTHETIC_MARK = " [SYNTHETIC REPORT: written by dallm from a phrase bank; not patient data]"
+# %% ../nbs/lib/synth.ipynb #ae828bf2
 _SIDES = ["right", "left", "bilateral"]
 _SEV = ["small", "moderate", "large"]
 _ADV = ["mildly", "moderately", "severely"]
@@ -199,12 +198,14 @@ _INDICATIONS = {"Dyspnea": "shortness of breath", "Chest pain": "chest pain", "C
                 "Fever": "fever", "Weakness": "weakness", "Abd pain": "abdominal pain", "s/p Fall": "fall",
                 "Altered mental status": "altered mental status", "Transfer": "transfer, evaluate"}
 
+# %% ../nbs/lib/synth.ipynb #d9c626d3
 def _fill(tpl: str, rng: np.random.Generator) -> str:
     side, sev, adv = rng.choice(_SIDES), rng.choice(_SEV), rng.choice(_ADV)
     sev2 = rng.choice(["mild", "moderate", "severe"])
     return tpl.format(side=side, Side=side.capitalize(), sev=sev, Sev=sev.capitalize(), adv=adv,
                       sev2=sev2, Sev2=sev2.capitalize())
 
+# %% ../nbs/lib/synth.ipynb #d44dd3e5
 def write_report(truth: np.ndarray, # 5 booleans, order of LESIONS
                  view: str, # ViewPosition
                  age: float, gender: str, complaint: str, # for the INDICATION line
@@ -250,7 +251,7 @@ class SynthCohort:
     reports: dict[str, str] = field(repr=False)
     truth: pd.DataFrame = field(repr=False)
 
-# %% ../nbs/lib/synth.ipynb #677013bc
+# %% ../nbs/lib/synth.ipynb #1709b1f3
 _COMPLAINTS = list(_INDICATIONS)
 _OTHER_REFLACX = ["Abnormal mediastinal contour", "Groundglass opacity", "Lung nodule or mass", "Pneumothorax",
                   "Support devices", "Other"]
@@ -295,21 +296,15 @@ def synthesize(n: int = 799, # number of readings (rows)
                                   p=[0.4] + [0.05] * 10 + [0.05, 0.05]))
     return _assemble(im, rd, truth, vit, spec, seed, progress)
 
-# %% ../nbs/lib/synth.ipynb #5b5f5b4f
-def _pain_score(p: pd.Series) -> pd.Series:
-    "MIMIC pain text as a 0-10 number; anything else (ranges, 'UTA', 13) missing."
-    x = pd.to_numeric(p, errors="coerce")
-    return x.where((x >= 0) & (x <= 10))
-
+# %% ../nbs/lib/synth.ipynb #ed3549fa
 def _phase(n_readers: np.ndarray, img: np.ndarray) -> np.ndarray:
     "REFLACX phase: images with 5 readers belong to phases 1-2, single readings to phase 3."
     return np.where(n_readers == 1, 3, np.where(img % 2 == 1, 1, 2))
 
-def _assemble(im, rd, truth, vit, spec, seed, progress):
-    from tqdm.auto import tqdm
-    m = len(im)
-    rm = stream(seed, "missingness")
-    # triage values: missingness first (raw and clean agree), then artefacts (raw only; clean = what cleaning yields)
+# %% ../nbs/lib/synth.ipynb #b6a7c4b2
+def _triage(im, vit, spec, seed):
+    "Triage values: missingness first (raw and clean agree), then artefacts (raw only; clean is what cleaning yields)."
+    m, rm = len(im), stream(seed, "missingness")
     clean = vit.copy()
     for j, v in enumerate(VITALS):
         clean.loc[rm.random(m) < spec.p_missing_vital[j], v] = np.nan
@@ -326,14 +321,23 @@ def _assemble(im, rd, truth, vit, spec, seed, progress):
     clean.loc[~has_triage, VITALS] = np.nan
     tri = pd.DataFrame({"pain": pd.Series(pain).where(has_triage), "acuity": im["acuity"].where(has_triage),
                         "chiefcomplaint": im["chiefcomplaint"].where(has_triage)})
-    # reports and their labels (one report per study)
+    return clean, raw, tri, has_triage
+
+def _reports(im, truth, spec, seed, progress):
+    "One report per study, its rule-labeler labels and its path under files/."
+    from tqdm.auto import tqdm
     rr = stream(seed, "reports")
     texts = [write_report(truth[k], im["view"].iat[k], im["age"].iat[k], im["gender"].iat[k],
                           im["chiefcomplaint"].iat[k], spec, rr)
-             for k in tqdm(range(m), disable=not progress, desc="reports")]
-    labels = pd.DataFrame([label_report(t) for t in texts])
+             for k in tqdm(range(len(im)), disable=not progress, desc="reports")]
     rel = [f"files/p{str(s)[:2]}/p{s}/s{st}.txt" for s, st in zip(im["subject_id"], im["study_id"])]
-    # tidy: one row per reading
+    return texts, pd.DataFrame([label_report(t) for t in texts]), rel
+
+# %% ../nbs/lib/synth.ipynb #0216d54c
+def _assemble(im, rd, truth, vit, spec, seed, progress):
+    "The tidy table (one row per reading), the raw tables, the report texts and the true lesions."
+    clean, raw, tri, has_triage = _triage(im, vit, spec, seed)
+    texts, labels, rel = _reports(im, truth, spec, seed, progress)
     i = rd["img"].to_numpy()
     phase = _phase(im["n_readers"].to_numpy()[i], i)
     at = lambda col: im[col].to_numpy()[i]
@@ -343,7 +347,7 @@ def _assemble(im, rd, truth, vit, spec, seed, progress):
         "stay_id": at("stay_id"), "study_datetime": at("study_datetime"), "view_position": at("view"),
         "split_paper": "", "split_clean": "", "age": at("age").astype(float), "gender": at("gender"),
         **{v: clean[v].to_numpy()[i] for v in VITALS},
-        "pain": tri["pain"].to_numpy()[i], "pain_score": _pain_score(tri["pain"]).to_numpy()[i],
+        "pain": tri["pain"].to_numpy()[i], "pain_score": pain_score(tri["pain"]).to_numpy()[i],
         "acuity": tri["acuity"].to_numpy()[i], "chiefcomplaint": tri["chiefcomplaint"].to_numpy()[i],
         "report": [texts[k].replace(SYNTHETIC_MARK + "\n", "") for k in i],
         **{c: rd[c].to_numpy() for c in rd.columns if c.startswith("cert_")},
@@ -355,18 +359,10 @@ def _assemble(im, rd, truth, vit, spec, seed, progress):
     raw_tables = _raw_tables(im, rd, tidy, raw, tri, has_triage, labels, rel, phase, seed)
     return SynthCohort(tidy, raw_tables, dict(zip(rel, texts)), truth_df)
 
-# %% ../nbs/lib/synth.ipynb #38133f61
-def _raw_tables(im, rd, tidy, raw, tri, has_triage, labels, rel, phase, seed) -> dict[str, pd.DataFrame]:
-    rng = stream(seed, "ids")
+# %% ../nbs/lib/synth.ipynb #5700ad1f
+def _stays_table(im, rng) -> pd.DataFrame:
+    "ED stays: the stay around each study, plus earlier decoy stays for a fifth of patients."
     m = len(im)
-    dt = im["study_datetime"]
-    study_time = dt.dt.hour * 10000 + dt.dt.minute * 100 + dt.dt.second + (dt.dt.microsecond // 1000) / 1000
-    meta = pd.DataFrame({"dicom_id": im["dicom_id"], "subject_id": im["subject_id"], "study_id": im["study_id"],
-        "PerformedProcedureStepDescription": np.where(im["view"] == "AP", "CHEST (PORTABLE AP)", "CHEST (PA AND LAT)"),
-        "ViewPosition": im["view"], "Rows": 3056, "Columns": 2544,
-        "StudyDate": dt.dt.strftime("%Y%m%d").astype(int), "StudyTime": study_time.round(3)})
-    chex = pd.concat([im[["subject_id", "study_id"]].reset_index(drop=True), labels[CHEXPERT]], axis=1)
-    # ED stays: the stay around each study, plus earlier decoy stays for a fifth of patients
     stays = pd.DataFrame({"subject_id": im["subject_id"], "stay_id": im["stay_id"],
                           "intime": im["intime"], "outtime": im["outtime"], "gender": im["gender"]})
     decoy = stays[rng.random(m) < 0.2].copy()
@@ -380,18 +376,10 @@ def _raw_tables(im, rd, tidy, raw, tri, has_triage, labels, rel, phase, seed) ->
                          arrival_transport=rng.choice(["WALK IN", "AMBULANCE", "UNKNOWN"], len(stays)),
                          disposition=rng.choice(["ADMITTED", "HOME", "TRANSFER"], len(stays)))
     for c in ("intime", "outtime"): stays[c] = stays[c].dt.strftime("%Y-%m-%d %H:%M:%S")
-    stays = stays[["subject_id", "hadm_id", "stay_id", "intime", "outtime", "gender", "race",
-                   "arrival_transport", "disposition"]]
-    triage = pd.concat([im[["subject_id", "stay_id"]].reset_index(drop=True), raw.reset_index(drop=True),
-                        tri[["pain", "acuity", "chiefcomplaint"]].reset_index(drop=True)], axis=1)[has_triage]
-    subj = im.drop_duplicates("subject_id")
-    patients = pd.DataFrame({"subject_id": subj["subject_id"], "gender": subj["gender"],
-                             "anchor_age": subj["anchor_age"], "anchor_year": subj["anchor_year"],
-                             "anchor_year_group": "2011 - 2013", "dod": np.nan})
-    record = meta[["subject_id", "study_id", "dicom_id"]].assign(
-        path=[r[:-4] + f"/{d}.dcm" for r, d in zip(rel, im["dicom_id"])])
-    study = im[["subject_id", "study_id"]].assign(path=rel)
-    # REFLACX: one file per phase; phase 1 splits pleural abnormality into effusion and thickening
+    return stays[["subject_id", "hadm_id", "stay_id", "intime", "outtime", "gender", "race", "arrival_transport", "disposition"]]
+
+def _reflacx_tables(rd, tidy, rel, phase, rng) -> dict[str, pd.DataFrame]:
+    "REFLACX: one file per phase; phase 1 splits pleural abnormality into effusion and thickening."
     i = rd["img"].to_numpy()
     base = pd.DataFrame({"id": tidy["reading_id"], "split": rng.choice(["train", "validate", "test"], len(rd)),
                          "eye_tracking_data_discarded": False,
@@ -409,8 +397,31 @@ def _raw_tables(im, rd, tidy, raw, tri, has_triage, labels, rel, phase, seed) ->
             pl = cols.pop("Pleural abnormality")
             thick = pd.Series(rng.random(len(tidy)) < 0.15, index=tidy.index)
             cols["Pleural effusion"], cols["Pleural thickening"] = pl.where(~thick), pl.where(thick)
-        extra = {c: np.nan for c in _OTHER_REFLACX}
-        out[f"reflacx/main_data/metadata_phase_{p}.csv"] = base.assign(**cols, **extra)[sel].reset_index(drop=True)
+        out[f"reflacx/main_data/metadata_phase_{p}.csv"] = base.assign(**cols, **{c: np.nan for c in _OTHER_REFLACX})[sel].reset_index(drop=True)
+    return out
+
+# %% ../nbs/lib/synth.ipynb #fcb7b0bb
+def _raw_tables(im, rd, tidy, raw, tri, has_triage, labels, rel, phase, seed) -> dict[str, pd.DataFrame]:
+    "Every raw file of the export, by its path: MIMIC-CXR(-JPG), MIMIC-IV(-ED), REFLACX and the authors' pre-joined table."
+    rng = stream(seed, "ids")
+    dt = im["study_datetime"]
+    study_time = dt.dt.hour * 10000 + dt.dt.minute * 100 + dt.dt.second + (dt.dt.microsecond // 1000) / 1000
+    meta = pd.DataFrame({"dicom_id": im["dicom_id"], "subject_id": im["subject_id"], "study_id": im["study_id"],
+        "PerformedProcedureStepDescription": np.where(im["view"] == "AP", "CHEST (PORTABLE AP)", "CHEST (PA AND LAT)"),
+        "ViewPosition": im["view"], "Rows": 3056, "Columns": 2544,
+        "StudyDate": dt.dt.strftime("%Y%m%d").astype(int), "StudyTime": study_time.round(3)})
+    chex = pd.concat([im[["subject_id", "study_id"]].reset_index(drop=True), labels[CHEXPERT]], axis=1)
+    stays = _stays_table(im, rng)
+    triage = pd.concat([im[["subject_id", "stay_id"]].reset_index(drop=True), raw.reset_index(drop=True),
+                        tri[["pain", "acuity", "chiefcomplaint"]].reset_index(drop=True)], axis=1)[has_triage]
+    subj = im.drop_duplicates("subject_id")
+    patients = pd.DataFrame({"subject_id": subj["subject_id"], "gender": subj["gender"],
+                             "anchor_age": subj["anchor_age"], "anchor_year": subj["anchor_year"],
+                             "anchor_year_group": "2011 - 2013", "dod": np.nan})
+    record = meta[["subject_id", "study_id", "dicom_id"]].assign(
+        path=[r[:-4] + f"/{d}.dcm" for r, d in zip(rel, im["dicom_id"])])
+    study = im[["subject_id", "study_id"]].assign(path=rel)
+    out = _reflacx_tables(rd, tidy, rel, phase, rng)
     out |= {"mimic-cxr-jpg/mimic-cxr-2.0.0-metadata.csv.gz": meta,
             "mimic-cxr-jpg/mimic-cxr-2.0.0-chexpert.csv.gz": chex,
             "mimic-cxr/cxr-record-list.csv.gz": record, "mimic-cxr/cxr-study-list.csv.gz": study,
@@ -419,6 +430,7 @@ def _raw_tables(im, rd, tidy, raw, tri, has_triage, labels, rel, phase, seed) ->
     out["prejoined_authors_layout.csv"] = _authors_table(tidy, im)
     return out
 
+# %% ../nbs/lib/synth.ipynb #a4e74838
 def _fresh_ids(rng, n, taken: set) -> np.ndarray:
     "n new 8-digit stay ids starting with 3 that are not in `taken`."
     out = []

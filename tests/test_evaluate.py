@@ -6,9 +6,9 @@ from sklearn.metrics import roc_auc_score
 
 from dallm.cohort import LABEL_COLS
 from dallm.config import InputError
-from dallm.evaluate import (MultiLabelModel, bootstrap_ci, check_features, clean_splits, corrected_ttest, delong_test,
-                            example_ratings, keyword_features, lesion_importance, load_augmented, micro_metric,
-                            multilabel_metrics, n_relevant, original_features, paper_metrics, paper_rows, paper_splits,
+from dallm.stats import bootstrap_ci, corrected_ttest, delong_test, micro_metric
+from dallm.evaluate import (MultiLabelModel, check_features, clean_splits, example_ratings, keyword_features,
+                            lesion_importance, load_augmented, multilabel_metrics, n_relevant, original_features, paper_metrics, paper_rows, paper_splits,
                             read_ratings, run_grid, score, table4)
 
 
