@@ -2,7 +2,8 @@
 #   make reproduce   venv + packages, then every chapter notebook through papermill (profile: smoke)
 #   make test        venv + packages, then nbdev_clean/nbdev_export checks, nbdev_test and pytest
 PYTHON ?= python3
-PROFILE ?= smoke
+# empty: the DALLM_PROFILE setting (environment or .env), else smoke
+PROFILE ?=
 VENV := .venv
 BIN := $(VENV)/bin
 DEPS_HASH := $(shell cat settings.ini setup.py | md5sum | cut -c1-10)
@@ -13,7 +14,7 @@ export MPLBACKEND = Agg
 # llama-cpp-python compiles from source (4-5 min on 2 cores, once: pip caches the wheel); portable build.
 export CMAKE_ARGS = -DGGML_NATIVE=OFF
 
-.PHONY: install reproduce test check-nbdev nbtest pytest bench clean-outputs neo4j-start neo4j-stop
+.PHONY: install kernel lab reproduce test check-nbdev nbtest pytest bench clean-outputs neo4j-start neo4j-stop
 
 $(STAMP): settings.ini setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,18 +24,35 @@ $(STAMP): settings.ini setup.py
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-install: $(STAMP)
+# the project's Jupyter kernel, registered inside the venv (JupyterLab, papermill and `dallm reproduce` use it)
+KERNEL := $(VENV)/share/jupyter/kernels/dallm/kernel.json
+$(KERNEL): $(STAMP)
+	$(BIN)/python -m ipykernel install --sys-prefix --name dallm --display-name "dallm (.venv)" \
+		--env PYTHONWARNINGS "ignore:IProgress not found" --env MPLBACKEND "module://matplotlib_inline.backend_inline" >/dev/null
+	touch $@
+
+install: $(STAMP) $(KERNEL)
+
+kernel: $(KERNEL)
+
+# JupyterLab on the project's venv, with the `dallm` kernel; Neo4j is not started (dallm neo4j start|stop)
+lab: install
+	$(BIN)/jupyter lab --notebook-dir=$(CURDIR)
 
 reproduce: install
-	BIN=$(BIN) bash scripts/with_neo4j.sh $(BIN)/dallm reproduce --profile $(PROFILE)
+	BIN=$(BIN) bash scripts/with_neo4j.sh $(BIN)/dallm reproduce $(if $(PROFILE),--profile $(PROFILE))
 
 check-nbdev: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/check_nbdev.sh
 
 # notebooks run as tests with their default (small) parameters, two at a time with one thread each (llama.cpp and
-# torch slow down badly when oversubscribed); their tables go to .cache/nbtest, not over results/
+# torch slow down badly when oversubscribed); their data and tables go to .cache/nbtest, not over data/ and results/.
+# 00_ingest first: the later chapters read the cohort and the chunks it writes.
+NBTEST_ENV = DALLM_DATA_DIR=.cache/nbtest/data DALLM_RESULTS_DIR=.cache/nbtest/results DALLM_PROFILE=smoke \
+	DALLM_LLM_THREADS=1 OMP_NUM_THREADS=1
 nbtest: install
-	DALLM_RESULTS_DIR=.cache/nbtest/results DALLM_LLM_THREADS=1 OMP_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers 2
+	$(NBTEST_ENV) $(BIN)/nbdev_test --path nbs/00_ingest.ipynb
+	$(NBTEST_ENV) $(BIN)/nbdev_test --n_workers 2 --skip_file_re '^[_.]|^00_ingest'
 
 pytest: install
 	$(BIN)/python -m pytest tests

@@ -12,11 +12,11 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
 from scipy import stats
 from sklearn.feature_extraction.text import CountVectorizer
@@ -28,14 +28,15 @@ from tqdm.auto import tqdm
 
 from .cohort import LABEL_COLS, LESIONS, VITALS, split_paper
 from .config import InputError
+from .stats import bootstrap_ci, corrected_ttest, delong_test
 
 # %% auto #0
-__all__ = ['LESION_KEYS', 'KEYWORD_TERMS', 'PAPER_PARAMS', 'MODEL_NAMES', 'PAPER_TABLE4', 'RATING_COLUMNS', 'original_features',
-           'keyword_features', 'check_features', 'load_augmented', 'MultiLabelModel', 'paper_rows', 'paper_splits',
-           'clean_splits', 'multilabel_metrics', 'paper_metrics', 'micro_metric', 'bootstrap_ci', 'delong_test',
-           'corrected_ttest', 'CVResult', 'cross_validate', 'run_grid', 'n_relevant', 'score', 'table4',
-           'per_lesion_table', 'summary_text', 'lesion_importance', 'n_relevant_table', 'plot_top_features',
-           'example_ratings', 'read_ratings', 'ratings_correlation']
+__all__ = ['LESION_KEYS', 'KEYWORD_TERMS', 'PAPER_PARAMS', 'MODEL_NAMES', 'LEARNERS', 'PAPER_TABLE4', 'RATING_COLUMNS',
+           'original_features', 'keyword_features', 'check_features', 'load_augmented', 'Learner', 'MultiLabelModel',
+           'paper_rows', 'paper_splits', 'clean_splits', 'multilabel_metrics', 'paper_metrics', 'CVResult',
+           'cross_validate', 'run_grid', 'predictions_frame', 'n_relevant', 'score', 'table4', 'per_lesion_table',
+           'summary_text', 'lesion_importance', 'n_relevant_table', 'plot_top_features', 'example_ratings',
+           'read_ratings', 'ratings_correlation']
 
 # %% ../nbs/04_evaluate.ipynb #8b6a6c0b
 LESION_KEYS = list(LESIONS)
@@ -92,7 +93,7 @@ def load_augmented(folder: Path | str, df: pd.DataFrame, seed: int = 0) -> dict[
         out[f.stem] = pd.concat([base, A.drop(columns=[c for c in A.columns if c in base.columns])], axis=1)
     return out
 
-# %% ../nbs/04_evaluate.ipynb #f79e3672
+# %% ../nbs/04_evaluate.ipynb #c237afd6
 PAPER_PARAMS = {
     "decision_tree": {"max_depth": 10},
     "random_forest": {"n_estimators": 100, "criterion": "gini"},
@@ -101,6 +102,65 @@ PAPER_PARAMS = {
 }
 MODEL_NAMES = {"decision_tree": "DecisionTree", "random_forest": "RandomForest", "xgboost": "XGBoost", "tabnet": "TabNet"}
 
+# %% ../nbs/04_evaluate.ipynb #00f4641c
+def _fit_tree(X, Y, hp, m, groups):
+    from sklearn.tree import DecisionTreeClassifier
+    return DecisionTreeClassifier(random_state=m.seed, **hp).fit(X, Y)
+
+def _fit_forest(X, Y, hp, m, groups):
+    from sklearn.ensemble import RandomForestClassifier
+    return RandomForestClassifier(random_state=m.seed, n_jobs=m.n_jobs, **hp).fit(X, Y)
+
+def _fit_xgboost(X, Y, hp, m, groups):
+    from xgboost import XGBClassifier
+    return [XGBClassifier(random_state=m.seed, n_jobs=m.n_jobs, importance_type="gain", **hp).fit(X, Y[:, j])
+            for j in range(Y.shape[1])]
+
+def _sk_proba(model, X):
+    pr = model.predict_proba(X)
+    return np.column_stack([p[:, 1] for p in (pr if isinstance(pr, list) else [pr])])
+
+# %% ../nbs/04_evaluate.ipynb #26688d7f
+def _fit_tabnet(X, Y, hp, m, groups):
+    "TabNet multi-task; clean protocol: early stopping on a validation split of training patients."
+    import torch
+    from pytorch_tabnet.multitask import TabNetMultiTaskClassifier
+    lr, bs = hp.pop("lr", 0.02), hp.pop("batch_size", 1024)
+    model = TabNetMultiTaskClassifier(seed=m.seed, verbose=0, optimizer_params={"lr": lr}, device_name="cpu", **hp)
+    kw = dict(max_epochs=m.tabnet_max_epochs, batch_size=bs, virtual_batch_size=min(128, bs), drop_last=False)
+    if m.tabnet_valid and groups is not None and len(np.unique(groups)) > 5:
+        tr, va = next(GroupShuffleSplit(1, test_size=0.15, random_state=m.seed).split(X, Y, groups))
+        if all(len(np.unique(Y[va, j])) == 2 for j in range(Y.shape[1])):
+            kw.update(eval_set=[(X[va], Y[va])], eval_metric=["logloss"], patience=m.tabnet_patience)
+            X, Y = X[tr], Y[tr]
+    if "eval_set" not in kw: kw["patience"] = 0  # the authors' setting: no validation set, all epochs
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):  # TabNet prints even at verbose=0
+        warnings.simplefilter("ignore")
+        torch.set_num_threads(m.n_jobs)
+        model.fit(X.astype(np.float32), Y.astype(int), **kw)
+    try: m.epochs = len(model.history["loss"])
+    except Exception: m.epochs = None
+    return model
+
+# %% ../nbs/04_evaluate.ipynb #aa23bae7
+@dataclass(frozen=True)
+class Learner:
+    "How one model type is fitted, asked for probabilities and asked for its built-in importances."
+    fit: Callable         # (X, Y of the active lesions, hyper-parameters, MultiLabelModel, groups) -> fitted model
+    proba: Callable       # (fitted, X) -> probabilities, one column per active lesion
+    importance: Callable  # fitted -> built-in importances per feature
+    multi_output: bool    # one model for all lesions (then a 1-D target when a single lesion is active)
+
+LEARNERS = {
+    "decision_tree": Learner(_fit_tree, _sk_proba, lambda f: f.feature_importances_, True),
+    "random_forest": Learner(_fit_forest, _sk_proba, lambda f: f.feature_importances_, True),
+    "xgboost": Learner(_fit_xgboost, lambda f, X: np.column_stack([m.predict_proba(X)[:, 1] for m in f]),
+                       lambda f: np.mean([m.feature_importances_ for m in f], axis=0), False),
+    "tabnet": Learner(_fit_tabnet, lambda f, X: np.column_stack([p[:, 1] for p in f.predict_proba(X.astype(np.float32))]),
+                      lambda f: f.feature_importances_, False),
+}
+
+# %% ../nbs/04_evaluate.ipynb #7413b901
 class MultiLabelModel:
     "One downstream model for a multi-label target, with fold-internal median imputation."
     def __init__(self, name: str, # decision_tree | random_forest | xgboost | tabnet
@@ -109,77 +169,40 @@ class MultiLabelModel:
                  tabnet_max_epochs: int = 1000, tabnet_patience: int = 100,
                  tabnet_valid: bool = True, # clean: early stopping on a validation split of training patients
                  n_jobs: int = 2):
-        if name not in PAPER_PARAMS: raise InputError(f"unknown model '{name}'; use one of {list(PAPER_PARAMS)}")
+        if name not in LEARNERS: raise InputError(f"unknown model '{name}'; use one of {list(LEARNERS)}")
         if params not in ("paper", "defaults"): raise InputError(f"params must be 'paper' or 'defaults', not {params!r}")
-        self.name, self.params, self.seed, self.n_jobs = name, params, seed, n_jobs
+        self.name, self.params, self.seed, self.n_jobs, self.learner = name, params, seed, n_jobs, LEARNERS[name]
         self.tabnet_max_epochs, self.tabnet_patience, self.tabnet_valid = tabnet_max_epochs, tabnet_patience, tabnet_valid
         self.events: list[str] = []
-
-    def _hp(self) -> dict: return dict(PAPER_PARAMS[self.name]) if self.params == "paper" else {}
+        self.epochs = None
 
     def fit(self, X: np.ndarray, Y: np.ndarray, groups: np.ndarray | None = None) -> "MultiLabelModel":
+        "Fit on the lesions with both classes in `Y`; the others are predicted at their training prevalence."
         self.imputer = SimpleImputer(strategy="median", keep_empty_features=True).fit(X)
         X = self.imputer.transform(X)
         self.prev = Y.mean(0)
         self.active = np.array([len(np.unique(Y[:, j])) == 2 for j in range(Y.shape[1])])
         for j in np.flatnonzero(~self.active):
             self.events.append(f"{LESION_KEYS[j]}: single class in training fold, predicted its prevalence {self.prev[j]:.2f}")
+        self.model = None
+        if not self.active.any(): return self
         Ya = Y[:, self.active]
-        if Ya.shape[1] == 1 and self.name in ("decision_tree", "random_forest"): Ya = Ya.ravel()  # one lesion: a binary model
-        hp = self._hp()
-        if not self.active.any(): self.model = None; return self
-        if self.name == "decision_tree":
-            from sklearn.tree import DecisionTreeClassifier
-            self.model = DecisionTreeClassifier(random_state=self.seed, **hp).fit(X, Ya)
-        elif self.name == "random_forest":
-            from sklearn.ensemble import RandomForestClassifier
-            self.model = RandomForestClassifier(random_state=self.seed, n_jobs=self.n_jobs, **hp).fit(X, Ya)
-        elif self.name == "xgboost":
-            from xgboost import XGBClassifier
-            self.model = [XGBClassifier(random_state=self.seed, n_jobs=self.n_jobs, importance_type="gain", **hp).fit(X, Ya[:, j])
-                          for j in range(Ya.shape[1])]
-        else: self._fit_tabnet(X, Ya, hp, groups)
+        if Ya.shape[1] == 1 and self.learner.multi_output: Ya = Ya.ravel()  # one lesion: a binary model
+        hp = dict(PAPER_PARAMS[self.name]) if self.params == "paper" else {}
+        self.model = self.learner.fit(X, Ya, hp, self, groups)
         return self
-
-    def _fit_tabnet(self, X, Y, hp, groups):
-        import torch
-        from pytorch_tabnet.multitask import TabNetMultiTaskClassifier
-        lr, bs = hp.pop("lr", 0.02), hp.pop("batch_size", 1024)
-        self.model = TabNetMultiTaskClassifier(seed=self.seed, verbose=0, optimizer_params={"lr": lr}, device_name="cpu", **hp)
-        kw = dict(max_epochs=self.tabnet_max_epochs, batch_size=bs, virtual_batch_size=min(128, bs), drop_last=False)
-        if self.tabnet_valid and groups is not None and len(np.unique(groups)) > 5:
-            tr, va = next(GroupShuffleSplit(1, test_size=0.15, random_state=self.seed).split(X, Y, groups))
-            ok = all(len(np.unique(Y[va, j])) == 2 for j in range(Y.shape[1]))
-            if ok:
-                kw.update(eval_set=[(X[va], Y[va])], eval_metric=["logloss"], patience=self.tabnet_patience)
-                X, Y = X[tr], Y[tr]
-        if "eval_set" not in kw: kw["patience"] = 0  # the authors' setting: no validation set, all epochs
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):  # TabNet prints even at verbose=0
-            warnings.simplefilter("ignore")
-            torch.set_num_threads(self.n_jobs)
-            self.model.fit(X.astype(np.float32), Y.astype(int), **kw)
-        try: self.epochs = len(self.model.history["loss"])
-        except Exception: self.epochs = None
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         "Probability of each lesion, shape (n, 5)."
         X = self.imputer.transform(X)
         P = np.tile(self.prev, (len(X), 1)).astype(float)
-        if self.model is None: return P
-        if self.name == "xgboost": Pa = np.column_stack([m.predict_proba(X)[:, 1] for m in self.model])
-        elif self.name == "tabnet": Pa = np.column_stack([p[:, 1] for p in self.model.predict_proba(X.astype(np.float32))])
-        else:
-            pr = self.model.predict_proba(X)
-            pr = pr if isinstance(pr, list) else [pr]
-            Pa = np.column_stack([p[:, 1] for p in pr])
-        P[:, self.active] = Pa
+        if self.model is not None: P[:, self.active] = self.learner.proba(self.model, X)
         return P
 
     def importances(self) -> np.ndarray:
         "Built-in importances, normalised to sum 1: impurity (trees, forest), gain (XGBoost, mean over lesions), attention masks (TabNet)."
         if self.model is None: return np.zeros(len(self.imputer.statistics_))
-        if self.name == "xgboost": imp = np.mean([m.feature_importances_ for m in self.model], axis=0)
-        else: imp = np.asarray(self.model.feature_importances_, float)
+        imp = np.asarray(self.learner.importance(self.model), float)
         s = imp.sum()
         return imp / s if s > 0 else imp
 
@@ -238,59 +261,6 @@ def paper_metrics(Y: np.ndarray, P: np.ndarray) -> dict[str, float]:
     "The authors' metrics: micro accuracy and micro AUROC of the hard 0/1 predictions."
     H = (P >= 0.5).astype(int)
     return {"accuracy": accuracy_score(Y.ravel(), H.ravel()), "auroc": _safe(roc_auc_score, Y.ravel(), H.ravel())}
-
-# %% ../nbs/04_evaluate.ipynb #4214d4d7
-def micro_metric(Y: np.ndarray, P: np.ndarray, metric: str = "auroc", threshold: float = 0.5) -> float:
-    "One micro metric, computed directly (fast enough for the bootstrap): auroc (Mann-Whitney), f1, precision, recall, accuracy."
-    y, p = np.asarray(Y).ravel().astype(bool), np.asarray(P, float).ravel()
-    if metric == "auroc":
-        m, n = y.sum(), (~y).sum()
-        if m == 0 or n == 0: return np.nan
-        return float((stats.rankdata(p)[y].sum() - m * (m + 1) / 2) / (m * n))
-    h = p >= threshold
-    tp, fp, fn = (h & y).sum(), (h & ~y).sum(), (~h & y).sum()
-    if metric == "f1": return float(2 * tp / (2 * tp + fp + fn)) if tp + fp + fn else 0.0
-    if metric == "precision": return float(tp / (tp + fp)) if tp + fp else 0.0
-    if metric == "recall": return float(tp / (tp + fn)) if tp + fn else 0.0
-    if metric == "accuracy": return float((h == y).mean())
-    raise InputError(f"unknown metric {metric!r}")
-
-def bootstrap_ci(Y: np.ndarray, P: np.ndarray, groups: np.ndarray, metric: str = "auroc",
-                 n_boot: int = 1000, seed: int = 0, alpha: float = 0.05) -> tuple[float, float]:
-    "Percentile bootstrap CI of a micro metric, resampling patients."
-    ug, inv = np.unique(groups, return_inverse=True)
-    order = np.argsort(inv, kind="stable"); starts = np.searchsorted(inv[order], np.arange(len(ug) + 1))
-    members = [order[starts[i]:starts[i + 1]] for i in range(len(ug))]
-    rng, vals = np.random.default_rng(seed), []
-    for _ in range(n_boot):
-        idx = np.concatenate([members[i] for i in rng.integers(0, len(ug), len(ug))])
-        vals.append(micro_metric(Y[idx], P[idx], metric))
-    return tuple(np.nanpercentile(vals, [100 * alpha / 2, 100 * (1 - alpha / 2)]))
-
-def delong_test(y: np.ndarray, p1: np.ndarray, p2: np.ndarray) -> tuple[float, float, float]:
-    "DeLong's paired test of two AUROCs: (auc1, auc2, two-sided P-value)."
-    y = np.asarray(y).astype(bool); m, n = y.sum(), (~y).sum()
-    if m == 0 or n == 0: return np.nan, np.nan, np.nan
-    aucs, v01, v10 = [], [], []
-    for p in (np.asarray(p1, float), np.asarray(p2, float)):
-        pos, neg = p[y], p[~y]
-        tx, ty, tz = stats.rankdata(pos), stats.rankdata(neg), stats.rankdata(np.concatenate([pos, neg]))
-        aucs.append((tz[:m].sum() - m * (m + 1) / 2) / (m * n))
-        v01.append((tz[:m] - tx) / n); v10.append(1 - (tz[m:] - ty) / m)
-    S = np.cov(np.vstack(v01)) / m + np.cov(np.vstack(v10)) / n
-    var = S[0, 0] + S[1, 1] - 2 * S[0, 1]
-    if var <= 1e-15: return aucs[0], aucs[1], 1.0
-    z = (aucs[0] - aucs[1]) / np.sqrt(var)
-    return aucs[0], aucs[1], float(2 * stats.norm.sf(abs(z)))
-
-def corrected_ttest(diffs: np.ndarray, n_train: float, n_test: float) -> float:
-    "Nadeau-Bengio corrected resampled t-test: two-sided P-value of mean(diffs) != 0 across folds."
-    d = np.asarray(diffs, float); J = len(d)
-    if J < 2: return np.nan
-    s2 = d.var(ddof=1)
-    if s2 == 0: return 1.0 if d.mean() == 0 else 0.0
-    t = d.mean() / np.sqrt((1 / J + n_test / n_train) * s2)
-    return float(2 * stats.t.sf(abs(t), J - 1))
 
 # %% ../nbs/04_evaluate.ipynb #096d3d93
 @dataclass
@@ -351,6 +321,14 @@ def run_grid(fsets: dict[str, pd.DataFrame], df: pd.DataFrame, models: list[str]
         X = fsets[s].loc[ids]
         out.append(cross_validate(X, Y, groups, splits[p], m, s, p, params, seed, tabnet_max_epochs, n_jobs))
     return out
+
+# %% ../nbs/04_evaluate.ipynb #eb3bbdbf
+def predictions_frame(results: list[CVResult], df: pd.DataFrame) -> pd.DataFrame:
+    "Long table of every fit's test-fold probabilities: protocol, feature set, model, repeat, fold, reading_id, one column per lesion."
+    ids = df["reading_id"].astype(str).to_numpy()
+    return pd.concat([r.preds.assign(protocol=r.protocol, feature_set=r.feature_set, model=r.model,
+                                     reading_id=ids[r.preds["pos"].to_numpy()]).drop(columns="pos") for r in results],
+                     ignore_index=True)
 
 # %% ../nbs/04_evaluate.ipynb #4cf0ddb1
 def _oof(res: CVResult, n: int) -> np.ndarray:
@@ -453,7 +431,18 @@ def summary_text(scores: pd.DataFrame, alpha: float = 0.05) -> str:
                      f"for Original ({d:+.3f}), {sig} different (DeLong P = {r.p_auroc_delong:.3g}; F1 corrected t-test P = {r.p_f1_ttest:.3g}).")
     return "\n".join(lines)
 
-# %% ../nbs/04_evaluate.ipynb #b9727514
+# %% ../nbs/04_evaluate.ipynb #d470788e
+class _OneLesion:
+    "scikit-learn view of a fitted one-lesion `MultiLabelModel`, for `permutation_importance`."
+    def __init__(self, m): self.m = m
+    def fit(self, *a): return self
+    def predict_proba(self, Z):
+        P = self.m.predict_proba(Z)
+        return np.column_stack([1 - P[:, 0], P[:, 0]])
+
+def _auroc_scorer(est, Z, y): return roc_auc_score(y, est.predict_proba(Z)[:, 1])
+
+# %% ../nbs/04_evaluate.ipynb #3d1e5359
 def lesion_importance(X: pd.DataFrame, Y: np.ndarray, tr: np.ndarray, te: np.ndarray, model: str, params: str = "paper",
                       seed: int = 0, tabnet_max_epochs: int = 1000, shap_rows: int = 100) -> pd.DataFrame:
     "Per-lesion importances (builtin, permutation, shap) of one model type: long table feature x lesion x kind."
@@ -464,11 +453,7 @@ def lesion_importance(X: pd.DataFrame, Y: np.ndarray, tr: np.ndarray, te: np.nda
         m = MultiLabelModel(model, params, seed, tabnet_max_epochs=tabnet_max_epochs, tabnet_valid=False)
         m.fit(Xa[tr], Y[tr][:, [j]])
         Xte = m.imputer.transform(Xa[te])
-        class _Est:  # sklearn-style view of the fitted lesion model for permutation_importance
-            def fit(self, *a): return self
-            def predict_proba(self, Z): P = m.predict_proba(Z); return np.column_stack([1 - P[:, 0], P[:, 0]])
-        scorer = lambda est, Z, y: roc_auc_score(y, est.predict_proba(Z)[:, 1])
-        pi = permutation_importance(_Est(), Xa[te], Y[te, j], scoring=scorer, n_repeats=5, random_state=seed)
+        pi = permutation_importance(_OneLesion(m), Xa[te], Y[te, j], scoring=_auroc_scorer, n_repeats=5, random_state=seed)
         kinds = {"builtin": m.importances(), "permutation": pi.importances_mean}
         if model != "tabnet" and m.model is not None:
             import shap

@@ -16,10 +16,10 @@ from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import GroupKFold
 from tqdm.auto import tqdm
 
-from .cohort import LESIONS, LABEL_COLS, VITALS, paper_clean_report
+from .cohort import LESIONS, VITALS, paper_clean_report
 from .config import InputError
 from .llm import LLM, LLMUnavailable, LLMCallError, get_llm, ledger_frame, models_table
-from .parse import ParsedValue, UNITS, paper_first_token, parse_value, parse_vitals, vitals_schema
+from .parse import paper_first_token, parse_value, parse_vitals, vitals_schema
 
 # %% auto #0
 __all__ = ['PAPER_FEATURE_NAMES', 'PAPER_TEMPLATES', 'GPT_SYSTEM', 'GPT_USER', 'CLEAN_SYSTEM', 'CLEAN_FEATURE_NAMES',

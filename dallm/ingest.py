@@ -4,24 +4,20 @@
 
 # %% ../nbs/00_ingest.ipynb #c1199e06
 from __future__ import annotations
-
 from pathlib import Path
-
-import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-
 from .cohort import LABEL_COLS, LESIONS, VITALS, keyword_auroc, vitals_auroc
-from .config import InputError, get_settings
-from .knowledge import PAPER_CHUNKING, chunk_documents, gather_corpus
-from .loader import LoadResult, load_cohort
+from .config import InputError
+from .knowledge import PAPER_CHUNKING, chunk_documents
+from .pipeline import Chapter
 from .synth import SynthSpec, synthesize, write_raw
 
 # %% auto #0
 __all__ = ['PAPER_COHORT', 'PAPER_VITALS', 'PAPER_AGE', 'PAPER_PREVALENCE', 'PAPER_LESION_CORR', 'PAPER_VITALS_AUROC',
-           'synthetic_cohort', 'cohort_summary', 'write_table', 'plot_vitals_by_lesion', 'plot_prevalence',
+           'synthetic_cohort', 'cohort_source', 'cohort_summary', 'plot_vitals_by_lesion', 'plot_prevalence',
            'plot_missingness', 'corpus_summary']
 
 # %% ../nbs/00_ingest.ipynb #bd6e5225
@@ -35,6 +31,22 @@ def synthetic_cohort(data_dir: Path, # where generated data live (gitignored `da
     if not (out / "cohort.parquet").is_file():  # cohort.parquet is written last: its presence means complete
         write_raw(synthesize(n, seed, SynthSpec(vitals_signal=vitals_signal), progress=n > 5000), out, progress=n > 5000)
     return out
+
+# %% ../nbs/00_ingest.ipynb #68e10172
+def cohort_source(ch: Chapter, # this chapter (settings: DALLM_MIMIC_ROOT, data folder, seed)
+                  source: str = "", # "synthetic", a folder, a pre-joined .csv or a tidy .parquet; "" = DALLM_MIMIC_ROOT, else synthetic
+                  n: int = 799, # synthetic cohort: readings
+                  vitals_signal: float = 1.0, # synthetic cohort: lesion signal in the vitals
+                 ) -> tuple[Path, str]:
+    "What to load and how to describe it: (path for `load_cohort`, description)."
+    source = source or (str(ch.settings.mimic_root) if ch.settings.mimic_root else "synthetic")
+    if source == "synthetic":
+        if n < 1: raise InputError(f"n_readings must be at least 1, not {n}")
+        return (synthetic_cohort(ch.settings.path("data_dir"), n, ch.seed, vitals_signal),
+                f"synthetic cohort (dallm.synth, {n} readings, seed {ch.seed}, vitals_signal {vitals_signal:g})")
+    p = Path(source).expanduser()
+    if not p.exists(): raise InputError(f"source {source!r} does not exist (the 00_ingest parameter `source` or DALLM_MIMIC_ROOT)")
+    return p, f"cohort loaded from {p}"
 
 # %% ../nbs/00_ingest.ipynb #2d25f96b
 PAPER_COHORT = {"readings": 799, "images": 706, "patients": 655}
@@ -73,20 +85,6 @@ def cohort_summary(df: pd.DataFrame # tidy cohort
     out = pd.DataFrame(rows, columns=["section", "item", "statistic", "this cohort", "paper"])
     out[["this cohort", "paper"]] = out[["this cohort", "paper"]].astype(float).round(3)
     return out
-
-# %% ../nbs/00_ingest.ipynb #20dbdfa8
-def write_table(table: pd.DataFrame, # the table
-                path: Path | str, # output path without extension
-                title: str = "", # heading of the Markdown file
-                note: str = "", # a sentence under the heading (provenance, caveats)
-               ) -> list[Path]:
-    "Write `table` as `<path>.csv` and `<path>.md`; returns both paths."
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(path.with_suffix(".csv"), index=False)
-    md = (f"# {title}\n\n" if title else "") + (f"{note}\n\n" if note else "") + table.to_markdown(index=False) + "\n"
-    path.with_suffix(".md").write_text(md, encoding="utf-8")
-    return [path.with_suffix(".csv"), path.with_suffix(".md")]
 
 # %% ../nbs/00_ingest.ipynb #f5f9413e
 def plot_vitals_by_lesion(df: pd.DataFrame, # tidy cohort

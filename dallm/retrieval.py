@@ -4,24 +4,20 @@
 
 # %% ../nbs/02_retrieval_compare.ipynb #1411ced5
 from __future__ import annotations
-
 import hashlib
 import re
 import time
-
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-
-from .config import InputError, Settings, get_settings
-from .knowledge import LESION_QUERIES, RETRIEVAL_QUESTIONS, Document, chunk_documents, gold_facts
+from tqdm.auto import tqdm
+from .config import InputError, Settings
+from .knowledge import LESION_QUERIES, RETRIEVAL_QUESTIONS, Chunk, Document, gold_facts
 from .llm import LLM
-from .stores import Answer, GraphStore, Neo4jGraphStore, Neo4jVectorStore, VectorStore
+from .stores import Answer, Store, make_store
 
 # %% auto #0
 __all__ = ['CONFIGS', 'SOURCE_OF', 'rank_documents', 'config_documents', 'fact_recall', 'supported_share', 'is_refusal',
-           'off_target', 'namespace_for', 'build_store', 'ask', 'run_experiment2', 'retrieval_metrics',
-           'answers_markdown']
+           'off_target', 'namespace_for', 'build_store', 'run_experiment2', 'retrieval_metrics', 'answers_markdown']
 
 # %% ../nbs/02_retrieval_compare.ipynb #4af0e2dd
 CONFIGS = {"a_all_wikipedia": ("wikipedia", None), "b_all_radiopaedia": ("radiopaedia", None),
@@ -79,60 +75,50 @@ def namespace_for(profile: str, store: str, chunk_ids: list[str]) -> str:
     h = hashlib.sha1("|".join(sorted(chunk_ids)).encode()).hexdigest()[:8]
     return re.sub(r"\W", "_", f"{profile}_{store}_{h}")[:41]
 
-def build_store(kind: str, chunks: list, llm: LLM, embeddings, namespace: str, hybrid: bool = False,
-                settings: Settings | None = None):
+def build_store(kind: str, chunks: list[Chunk], llm: LLM, embeddings, namespace: str, hybrid: bool = False,
+                settings: Settings | None = None) -> tuple[Store, float]:
     "A store of the given kind with `chunks` ingested; returns (store, ingest seconds)."
     t0 = time.perf_counter()
-    if kind == "vector": s = VectorStore(embeddings, namespace)
-    elif kind == "networkx": s = GraphStore(llm, namespace)
-    elif kind == "neo4j_vector": s = Neo4jVectorStore(embeddings, namespace, hybrid, settings)
-    elif kind == "neo4j_graph": s = Neo4jGraphStore(llm, namespace, settings)
-    else: raise InputError(f"unknown store {kind!r}; use vector, networkx, neo4j_vector or neo4j_graph")
+    s = make_store(kind, namespace, llm, embeddings, hybrid, settings)
     s.ingest(chunks)
     return s, time.perf_counter() - t0
 
-def ask(store, question: str, llm: LLM, k: int = 4) -> Answer:
-    "One question to one store (k applies to the vector stores)."
-    if isinstance(store, (VectorStore, Neo4jVectorStore)): return store.answer(question, llm, k)
-    return store.answer(question, llm)
-
 # %% ../nbs/02_retrieval_compare.ipynb #c1f05900
-def run_experiment2(docs: list[Document], lesions: list[str], configs: list[str], stores: list[str], llm: LLM,
-                    embeddings, profile: str = "smoke", chunk_tokens: int = 256, chunk_overlap: int = 32, k: int = 4,
-                    hybrid: bool = False, settings: Settings | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _score(a: Answer, docs: list[Document], lesion: str, cats, chunk_lesion: dict) -> dict:
+    "The measured columns of one answer."
+    facts = gold_facts(docs, lesion, cats)
+    return {"status": "failed" if a.error else "ok", "error": a.error, "answer": a.text, "seconds": a.seconds,
+            "context_recall": fact_recall(a.context, facts), "answer_recall": fact_recall(a.text, facts),
+            "supported": supported_share(a.text, a.context), "refusal": is_refusal(a.text),
+            "off_target": off_target(a.provenance, lesion, chunk_lesion),
+            "provenance": "; ".join(p.get("chunk_id") or p.get("cypher", "") for p in a.provenance)}
+
+def run_experiment2(docs: list[Document], # the corpus (from 00_ingest)
+                    chunks: list[Chunk], # its chunks (from 00_ingest)
+                    lesions: list[str], configs: list[str], stores: list[str], llm: LLM, embeddings,
+                    profile: str = "smoke", k: int = 4, hybrid: bool = False, settings: Settings | None = None,
+                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
     "All answers (one row per lesion, configuration, store, question) and the store build log."
-    from tqdm.auto import tqdm
     bad = set(lesions) - set(LESION_QUERIES)
     if bad: raise InputError(f"lesions: unknown {sorted(bad)}; use {list(LESION_QUERIES)}")
-    chunk_lesion, built, rows, log = {}, {}, [], []
-    jobs = [(l, c, s) for l in lesions for c in configs for s in stores]
-    for l, c, s in tqdm(jobs, desc="experiment 2"):
+    chunk_lesion, built, rows, log = {c.id: c.lesion for c in chunks}, {}, [], []
+    for l, c, s in tqdm([(l, c, s) for l in lesions for c in configs for s in stores], desc="experiment 2"):
         cd = config_documents(docs, c, l, embeddings)
-        chunks = chunk_documents(cd, chunk_tokens, chunk_overlap)
-        chunk_lesion.update({ch.id: ch.lesion for ch in chunks})
-        ns = namespace_for(profile, s, [ch.id for ch in chunks])
+        ids = {d.id for d in cd}
+        cc = [ch for ch in chunks if ch.doc_id in ids]
+        ns = namespace_for(profile, s, [ch.id for ch in cc])
         if ns not in built:
-            try:
-                store, secs = build_store(s, chunks, llm, embeddings, ns, hybrid, settings)
-                built[ns] = (store, secs, "")
-            except InputError as e:  # e.g. Neo4j unreachable: this store is not run, the others go on
-                built[ns] = (None, np.nan, str(e))
-            log.append({"store": s, "namespace": ns, "documents": len(cd), "chunks": len(chunks),
-                        "ingest_s": built[ns][1], "status": "ok" if built[ns][0] else "not run", "reason": built[ns][2]})
-        store, secs, why = built[ns]
+            try: built[ns] = (*build_store(s, cc, llm, embeddings, ns, hybrid, settings), "")
+            except InputError as e: built[ns] = (None, np.nan, str(e))  # e.g. Neo4j unreachable: the others go on
+            log.append({"store": s, "namespace": ns, "documents": len(cd), "chunks": len(cc), "ingest_s": built[ns][1],
+                        "status": "ok" if built[ns][0] else "not run", "reason": built[ns][2]})
+        store, _, why = built[ns]
         for qid, tmpl, cats in RETRIEVAL_QUESTIONS:
             q = tmpl.format(lesion=LESION_QUERIES[l])
             base = {"lesion": l, "config": c, "store": s, "question_id": qid, "question": q,
                     "documents": "; ".join(d.title for d in cd)}
-            if store is None:
-                rows.append({**base, "status": "not run", "error": why}); continue
-            a = ask(store, q, llm, k)
-            facts = gold_facts(docs, l, cats)
-            rows.append({**base, "status": "failed" if a.error else "ok", "error": a.error, "answer": a.text,
-                         "seconds": a.seconds, "context_recall": fact_recall(a.context, facts),
-                         "answer_recall": fact_recall(a.text, facts), "supported": supported_share(a.text, a.context),
-                         "refusal": is_refusal(a.text), "off_target": off_target(a.provenance, l, chunk_lesion),
-                         "provenance": "; ".join(p.get("chunk_id") or p.get("cypher", "") for p in a.provenance)})
+            if store is None: rows.append({**base, "status": "not run", "error": why}); continue
+            rows.append({**base, **_score(store.answer(q, llm, k), docs, l, cats, chunk_lesion)})
     return pd.DataFrame(rows), pd.DataFrame(log)
 
 # %% ../nbs/02_retrieval_compare.ipynb #37a37f22

@@ -75,7 +75,21 @@ def test_reproduce_reports_failure_and_continues(tmp_path, monkeypatch):
     assert recs[0]["cell"] == 4 and "bad x 7" in recs[0]["error"]
     assert (root / "nbs" / "done.txt").read_text() == "t"
     assert (root / "runs" / "t" / "01_works.ipynb").is_file()
+    times = pd.read_csv(root / "results" / "t" / "run_times.csv")
+    assert times["notebook"].tolist() == ["00_fails", "01_works"] and (times["seconds"] > 0).all()
+    assert times["status"].tolist() == ["failed", "ok"]
     assert main(["reproduce", "--profile", "t"]) == 1
+
+
+@pytest.mark.parametrize("argv,names", [
+    (["cohort", "synth", "--n", "-5"], "--n -5"), (["cohort", "synth", "--vitals_signal", "-1"], "--vitals_signal"),
+    (["cohort", "load", "--root", "/no/such/folder"], "--root"), (["llm", "serve", "--port", "99999"], "--port 99999"),
+    (["neo4j", "start", "--heap", "lots"], "--heap"), (["reproduce", "--profile", "nope"], "Profile 'nope' not found"),
+    (["reproduce", "--kernel", "nope"], "--kernel 'nope'"), (["reproduce", "--only", "99_x"], "99_x")])
+def test_cli_arguments_are_checked_before_work(argv, names, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert names in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
 
 
 def test_reproduce_refuses_unknown_parameter(tmp_path, monkeypatch):
