@@ -8,6 +8,7 @@ __all__ = ['COMMANDS', 'check', 'cohort_synth', 'cohort_load', 'check_profile', 
            'neo4j_stop', 'neo4j_status', 'main']
 
 # %% ../nbs/lib/cli.ipynb #8a84fd4e
+import functools
 import inspect
 import math
 import re
@@ -103,7 +104,8 @@ def section_of(nb, # a notebook (nbformat node)
     return f"{head[:40]} · cell {i + 1}/{len(cells)}"
 
 # %% ../nbs/lib/cli.ipynb #db782cbe
-def _engine():
+@functools.cache
+def _engine() -> str:
     "papermill's nbclient engine, with the progress bar describing the running cell by `section_of` (registered once)."
     from papermill.engines import NBClientEngine, papermill_engines
     class SectionEngine(NBClientEngine):
@@ -112,11 +114,12 @@ def _engine():
             stem = Path(nb_man.nb.metadata.get("papermill", {}).get("input_path") or "notebook").stem
             nb_man.get_cell_description = lambda cell, escape_str=None: f"{stem} · {section_of(nb_man.nb, cell)}"
             return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
-    if "dallm" not in papermill_engines._engines: papermill_engines.register("dallm", SectionEngine)
+    papermill_engines.register("dallm", SectionEngine)
     return "dallm"
 
+@functools.cache
 def _ipc_kernel_manager():
-    "A kernel manager on local IPC sockets: no TCP port, no plain-text transport warning."
+    "A kernel manager on local IPC sockets: no TCP port, no plain-text transport warning (made once)."
     from jupyter_client.manager import AsyncKernelManager
     class IPCKernelManager(AsyncKernelManager):
         def __init__(self, **kw): super().__init__(transport="ipc", **kw)

@@ -247,7 +247,9 @@ def plot_values(values: pd.DataFrame, df: pd.DataFrame, path: Path | str | None 
 # %% ../nbs/01_experiment1_mse.ipynb #dfb8e485
 def run_models(names: list[str], rows: pd.DataFrame, ranges: dict, modes: list[str] = ("clean",),
                templates: list[str] = ("report", "plain"), rounds: list[int] = (1, 5, 25, 50),
-               temperature: float = 0.1, seed: int = 0, settings=None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+               temperature: float = 0.1, seed: int = 0, settings=None,
+               brief: dict[str, int] | None = None, # model name -> ask it about only this many of the readings (slow models)
+              ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     "Values of every model and mode; returns (values, availability, ledger)."
     bad = set(modes) - {"clean", "paper"}
     if bad: raise InputError(f"modes: unknown {sorted(bad)}; use 'clean' and/or 'paper'")
@@ -257,8 +259,9 @@ def run_models(names: list[str], rows: pd.DataFrame, ranges: dict, modes: list[s
         if not ok: continue
         try:
             llm = get_llm(name, settings=settings); llms.append(llm)
-            if "clean" in modes: out.append(values_clean(llm, rows, seed))
-            if "paper" in modes: out.append(values_paper(llm, rows, ranges, templates, rounds, temperature, seed))
+            r = rows.head((brief or {}).get(name, len(rows)))
+            if "clean" in modes: out.append(values_clean(llm, r, seed))
+            if "paper" in modes: out.append(values_paper(llm, r, ranges, templates, rounds, temperature, seed))
         except (LLMUnavailable, LLMCallError) as e:  # e.g. a key refused or an endpoint down mid-run: keep the other models
             avail.loc[avail["name"] == name, ["available", "reason"]] = [False, str(e)]
     values = pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=["reading_id", "model", "mode", "template", "feature", "value"])

@@ -5,6 +5,7 @@
 # %% ../nbs/lib/stores.ipynb #9bc51e79
 from __future__ import annotations
 
+import functools
 import json
 import re
 import time
@@ -249,16 +250,20 @@ class Neo4jVectorStore(VectorAnswering):
         for ix in (f"dallm_{self.namespace}_vector", f"dallm_{self.namespace}_text"): self.vs.query(f"DROP INDEX `{ix}` IF EXISTS")
 
 # %% ../nbs/lib/stores.ipynb #f8491d7a
-def _read_only_graph(settings: Settings | None, ns: str):
+@functools.cache
+def _read_only_graph_class():
+    "Neo4jGraph whose `query` runs in read transactions (made once; langchain_neo4j is imported only when needed)."
     import neo4j
     from langchain_neo4j import Neo4jGraph
-
     class ReadOnlyNeo4jGraph(Neo4jGraph):
         "Neo4jGraph whose `query` runs in read transactions (generated Cypher cannot write)."
         def query(self, query: str, params: dict | None = None, session_params: dict | None = None) -> list[dict]:
             with self._driver.session(database=self._database, default_access_mode=neo4j.READ_ACCESS) as s:
                 return s.execute_read(lambda tx: [r.data() for r in tx.run(query, params or {})])
-    return ReadOnlyNeo4jGraph(**_conn(settings), refresh_schema=False)
+    return ReadOnlyNeo4jGraph
+
+def _read_only_graph(settings: Settings | None, ns: str):
+    return _read_only_graph_class()(**_conn(settings), refresh_schema=False)
 
 # %% ../nbs/lib/stores.ipynb #92ecba39
 class Neo4jGraphStore(Store):
