@@ -47,12 +47,13 @@ check-nbdev: install
 
 # notebooks run as tests with their default (small) parameters, two at a time with one thread each (llama.cpp and
 # torch slow down badly when oversubscribed); their data and tables go to .cache/nbtest, not over data/ and results/.
-# 00_ingest first: the later chapters read the cohort and the chunks it writes.
+# 00_ingest first (the later chapters read the cohort and the chunks it writes), then 03_augment (04 reads its tables).
 NBTEST_ENV = DALLM_DATA_DIR=.cache/nbtest/data DALLM_RESULTS_DIR=.cache/nbtest/results DALLM_PROFILE=smoke \
 	DALLM_LLM_THREADS=1 OMP_NUM_THREADS=1
 nbtest: install
 	$(NBTEST_ENV) $(BIN)/nbdev_test --path nbs/00_ingest.ipynb
-	$(NBTEST_ENV) $(BIN)/nbdev_test --n_workers 2 --skip_file_re '^[_.]|^00_ingest'
+	$(NBTEST_ENV) DALLM_LLM_THREADS=2 $(BIN)/nbdev_test --path nbs/03_augment.ipynb
+	$(NBTEST_ENV) $(BIN)/nbdev_test --n_workers 2 --skip_file_re '^[_.]|^00_ingest|^03_augment'
 
 pytest: install
 	$(BIN)/python -m pytest tests
@@ -71,6 +72,7 @@ bench: install
 	$(BIN)/python bench/bench_cohort.py
 	$(BIN)/python bench/bench_llm.py
 	$(BIN)/python bench/bench_evaluate.py
+	$(BIN)/python bench/bench_augment.py
 	BIN=$(BIN) bash scripts/with_neo4j.sh $(BIN)/python bench/bench_retrieval.py
 
 clean-outputs:

@@ -38,7 +38,8 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     a = ap.parse_args()
 
-    from dallm.experiment1 import observed_ranges, select_readings, values_clean, values_paper
+    from dallm.experiment1 import observed_ranges, values_clean, values_paper
+    from dallm.pipeline import sample_readings
     from dallm.llm import LLM, LLMCache, gguf_path, load_registry
     from dallm.synth import synthesize
 
@@ -47,7 +48,7 @@ def main():
     print(f"raw llama.cpp ({spec.model}, {a.threads} threads): prompt {p_tps:.0f} tok/s, decode {d_tps:.0f} tok/s")
 
     df = synthesize(799, seed=0).tidy
-    rows, rng = select_readings(df, a.n, seed=0), observed_ranges(df)
+    rows, rng = sample_readings(df, a.n, seed=0), observed_ranges(df)
     with tempfile.TemporaryDirectory() as d:
         runs = {"clean": lambda llm: values_clean(llm, rows),
                 "paper": lambda llm: values_paper(llm, rows, rng, templates=["report"], rounds=a.paper_rounds)}

@@ -24,8 +24,8 @@ from .parse import paper_first_token, parse_value, parse_vitals, vitals_schema
 # %% auto #0
 __all__ = ['PAPER_FEATURE_NAMES', 'PAPER_TEMPLATES', 'GPT_SYSTEM', 'GPT_USER', 'CLEAN_SYSTEM', 'CLEAN_FEATURE_NAMES',
            'PAPER_TABLE2', 'PAPER_NAME', 'lesions_text', 'paper_prompt', 'clean_messages', 'clean_masked_prompt',
-           'select_readings', 'observed_ranges', 'paper_value', 'values_paper', 'values_clean', 'baseline_values',
-           'value_metrics', 'table2', 'plot_values', 'run_models']
+           'observed_ranges', 'paper_value', 'values_paper', 'values_clean', 'baseline_values', 'value_metrics',
+           'table2', 'plot_values', 'run_models']
 
 # %% ../nbs/01_experiment1_mse.ipynb #2bcb1533
 PAPER_FEATURE_NAMES = {"temperature": "body temperature in degrees Celsius", "heartrate": "heart rate in beats per minute",
@@ -77,12 +77,6 @@ def clean_masked_prompt(row: pd.Series, feature: str) -> str:
             f"{CLEAN_FEATURE_NAMES[feature]}: [MASK].")
 
 # %% ../nbs/01_experiment1_mse.ipynb #a01ea46a
-def select_readings(df: pd.DataFrame, n: int, seed: int = 0) -> pd.DataFrame:
-    "A seeded sample of `n` readings in reading_id order (all readings when n is 0 or larger than the cohort)."
-    d = df.sort_values("reading_id").reset_index(drop=True)
-    if n <= 0 or n >= len(d): return d
-    return d.loc[np.sort(np.random.default_rng(seed).choice(len(d), n, replace=False))].reset_index(drop=True)
-
 def observed_ranges(df: pd.DataFrame) -> dict[str, tuple[float, float]]:
     "Observed min and max of each vital (the paper-mode filter)."
     return {f: (float(df[f].min()), float(df[f].max())) for f in VITALS}

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urljoin, urlparse
 
+import numpy as np
 import requests
 import yaml
 from bs4 import BeautifulSoup
@@ -22,8 +23,9 @@ from .config import InputError
 
 # %% auto #0
 __all__ = ['LESION_QUERIES', 'EXPERT_QUESTIONS', 'RETRIEVAL_QUESTIONS', 'BODY_SELECTORS', 'DROP_SELECTORS', 'PAPER_CHUNKING',
-           'DEFAULT_CHUNKING', 'Document', 'load_bundled_corpus', 'gold_facts', 'Fetcher', 'wikipedia_search',
-           'article_text', 'radiopaedia_search', 'gather_corpus', 'Chunk', 'token_counter', 'chunk_documents']
+           'DEFAULT_CHUNKING', 'CONFIGS', 'SOURCE_OF', 'Document', 'load_bundled_corpus', 'gold_facts', 'Fetcher',
+           'wikipedia_search', 'article_text', 'radiopaedia_search', 'gather_corpus', 'Chunk', 'token_counter',
+           'chunk_documents', 'rank_documents', 'config_documents']
 
 # %% ../nbs/lib/knowledge.ipynb #406d8b0f
 class Document(BaseModel):
@@ -230,3 +232,22 @@ def chunk_documents(docs: list[Document], # documents to split
             out.append(Chunk(id=f"{d.id}#{i:03d}-{h}", doc_id=d.id, source=d.source, title=d.title,
                              lesion=d.lesion, text=text, n_tokens=count(text)))
     return out
+
+# %% ../nbs/lib/knowledge.ipynb #c17b1e30
+CONFIGS = {"a_all_wikipedia": ("wikipedia", None), "b_all_radiopaedia": ("radiopaedia", None),
+           "c_top1_wikipedia": ("wikipedia", 1), "d_top1_radiopaedia": ("radiopaedia", 1), "e_both": ("both", None)}
+SOURCE_OF = {"wikipedia": "wikipedia", "bundled-general": "wikipedia", "radiopaedia": "radiopaedia", "bundled-radiology": "radiopaedia"}
+
+def rank_documents(docs: list[Document], query: str, embeddings) -> list[Document]:
+    "Documents in search order for `query`: MiniLM similarity of the query to title + opening text."
+    E = np.asarray(embeddings.embed_documents([f"{d.title}. {d.text[:500]}" for d in docs]))
+    q = np.asarray(embeddings.embed_query(query))
+    return [docs[i] for i in np.argsort(-(E @ q), kind="stable")]
+
+def config_documents(docs: list[Document], config: str, lesion: str, embeddings) -> list[Document]:
+    "The documents a configuration ingests for one lesion's query."
+    if config not in CONFIGS: raise InputError(f"unknown configuration {config!r}; use one of {list(CONFIGS)}")
+    src, top = CONFIGS[config]
+    pool = [d for d in docs if src == "both" or SOURCE_OF.get(d.source) == src]
+    if top is None: return pool
+    return rank_documents(pool, LESION_QUERIES[lesion], embeddings)[:top]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 
 from .config import InputError, Settings, get_settings
@@ -18,7 +19,7 @@ from .knowledge import Chunk, Document
 
 # %% auto #0
 __all__ = ['ARTEFACTS', 'Chapter', 'chapter', 'require', 'read_cohort', 'cohort_card', 'read_documents', 'read_chunks',
-           'write_cohort', 'write_jsonl', 'write_table', 'save_figure']
+           'write_cohort', 'write_jsonl', 'sample_readings', 'write_table', 'save_figure']
 
 # %% ../nbs/lib/pipeline.ipynb #d129809c
 ARTEFACTS: dict[str, tuple[str, str]] = {  # name -> (path under data/<profile>/, the chapter that writes it)
@@ -125,6 +126,16 @@ def write_jsonl(ch: Chapter, # the writing chapter
     p = ch.artefact(name); p.parent.mkdir(parents=True, exist_ok=True)
     p.write_text("".join(x.model_dump_json() + "\n" for x in items), encoding="utf-8")
     return p
+
+# %% ../nbs/lib/pipeline.ipynb #2852e126
+def sample_readings(df: pd.DataFrame, # the tidy cohort
+                    n: int, # readings wanted (0: all)
+                    seed: int = 0, # seed of the sample
+                   ) -> pd.DataFrame:
+    "A seeded sample of `n` readings in reading_id order (all readings when n is 0 or larger than the cohort)."
+    d = df.sort_values("reading_id").reset_index(drop=True)
+    if n <= 0 or n >= len(d): return d
+    return d.loc[np.sort(np.random.default_rng(seed).choice(len(d), n, replace=False))].reset_index(drop=True)
 
 # %% ../nbs/lib/pipeline.ipynb #f560cf39
 def write_table(table: pd.DataFrame, # the table

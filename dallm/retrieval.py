@@ -4,39 +4,18 @@
 
 # %% ../nbs/02_retrieval_compare.ipynb #1411ced5
 from __future__ import annotations
-import hashlib
 import re
-import time
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 from .config import InputError, Settings
-from .knowledge import LESION_QUERIES, RETRIEVAL_QUESTIONS, Chunk, Document, gold_facts
+from .knowledge import LESION_QUERIES, RETRIEVAL_QUESTIONS, Chunk, Document, config_documents, gold_facts
 from .llm import LLM
-from .stores import Answer, Store, make_store
+from .stores import Answer, build_store, namespace_for
 
 # %% auto #0
-__all__ = ['CONFIGS', 'SOURCE_OF', 'rank_documents', 'config_documents', 'fact_recall', 'supported_share', 'is_refusal',
-           'off_target', 'namespace_for', 'build_store', 'run_experiment2', 'retrieval_metrics', 'answers_markdown']
-
-# %% ../nbs/02_retrieval_compare.ipynb #4af0e2dd
-CONFIGS = {"a_all_wikipedia": ("wikipedia", None), "b_all_radiopaedia": ("radiopaedia", None),
-           "c_top1_wikipedia": ("wikipedia", 1), "d_top1_radiopaedia": ("radiopaedia", 1), "e_both": ("both", None)}
-SOURCE_OF = {"wikipedia": "wikipedia", "bundled-general": "wikipedia", "radiopaedia": "radiopaedia", "bundled-radiology": "radiopaedia"}
-
-def rank_documents(docs: list[Document], query: str, embeddings) -> list[Document]:
-    "Documents in search order for `query`: MiniLM similarity of the query to title + opening text."
-    E = np.asarray(embeddings.embed_documents([f"{d.title}. {d.text[:500]}" for d in docs]))
-    q = np.asarray(embeddings.embed_query(query))
-    return [docs[i] for i in np.argsort(-(E @ q), kind="stable")]
-
-def config_documents(docs: list[Document], config: str, lesion: str, embeddings) -> list[Document]:
-    "The documents a configuration ingests for one lesion's query."
-    if config not in CONFIGS: raise InputError(f"unknown configuration {config!r}; use one of {list(CONFIGS)}")
-    src, top = CONFIGS[config]
-    pool = [d for d in docs if src == "both" or SOURCE_OF.get(d.source) == src]
-    if top is None: return pool
-    return rank_documents(pool, LESION_QUERIES[lesion], embeddings)[:top]
+__all__ = ['fact_recall', 'supported_share', 'is_refusal', 'off_target', 'run_experiment2', 'retrieval_metrics',
+           'answers_markdown']
 
 # %% ../nbs/02_retrieval_compare.ipynb #be3a003d
 _STOP = set("the a an of and or to in on for with is are be by as at from that this it its can may which who was were has have "
@@ -68,20 +47,6 @@ def off_target(provenance: list[dict], lesion: str, chunk_lesion: dict[str, str 
     ids = [p["chunk_id"] for p in provenance if p.get("chunk_id")]
     if not ids: return np.nan
     return float(np.mean([chunk_lesion.get(i) != lesion for i in ids]))
-
-# %% ../nbs/02_retrieval_compare.ipynb #cc52b1d1
-def namespace_for(profile: str, store: str, chunk_ids: list[str]) -> str:
-    "A namespace per profile, store and document set."
-    h = hashlib.sha1("|".join(sorted(chunk_ids)).encode()).hexdigest()[:8]
-    return re.sub(r"\W", "_", f"{profile}_{store}_{h}")[:41]
-
-def build_store(kind: str, chunks: list[Chunk], llm: LLM, embeddings, namespace: str, hybrid: bool = False,
-                settings: Settings | None = None) -> tuple[Store, float]:
-    "A store of the given kind with `chunks` ingested; returns (store, ingest seconds)."
-    t0 = time.perf_counter()
-    s = make_store(kind, namespace, llm, embeddings, hybrid, settings)
-    s.ingest(chunks)
-    return s, time.perf_counter() - t0
 
 # %% ../nbs/02_retrieval_compare.ipynb #c1f05900
 def _score(a: Answer, docs: list[Document], lesion: str, cats, chunk_lesion: dict) -> dict:

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import re
 import time
@@ -26,7 +27,7 @@ from .llm import LLM
 # %% auto #0
 __all__ = ['RAG_SYSTEM', 'TRIPLE_SCHEMA', 'TRIPLE_PROMPT', 'STORE_KINDS', 'Answer', 'Store', 'rag_answer', 'VectorAnswering',
            'VectorStore', 'extract_triples', 'GraphStore', 'DallmChatModel', 'Neo4jVectorStore', 'Neo4jGraphStore',
-           'make_store']
+           'make_store', 'namespace_for', 'build_store']
 
 # %% ../nbs/lib/stores.ipynb #3cd1ea8f
 @dataclass
@@ -342,3 +343,17 @@ def make_store(kind: str, # one of `STORE_KINDS`
     "An empty store of the given kind."
     if kind not in STORE_KINDS: raise InputError(f"unknown store {kind!r}; use one of {list(STORE_KINDS)}")
     return STORE_KINDS[kind](namespace, llm, embeddings, hybrid, settings)
+
+# %% ../nbs/lib/stores.ipynb #86d11aa5
+def namespace_for(profile: str, store: str, chunk_ids: list[str]) -> str:
+    "A namespace per profile, store and document set."
+    h = hashlib.sha1("|".join(sorted(chunk_ids)).encode()).hexdigest()[:8]
+    return re.sub(r"\W", "_", f"{profile}_{store}_{h}")[:41]
+
+def build_store(kind: str, chunks: list, llm: LLM, embeddings, namespace: str, hybrid: bool = False,
+                settings: Settings | None = None) -> tuple[Store, float]:
+    "A store of the given kind with `chunks` ingested; returns (store, ingest seconds)."
+    t0 = time.perf_counter()
+    s = make_store(kind, namespace, llm, embeddings, hybrid, settings)
+    s.ingest(chunks)
+    return s, time.perf_counter() - t0

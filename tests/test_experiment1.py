@@ -5,13 +5,14 @@ import pytest
 
 from dallm.cohort import VITALS
 from dallm.experiment1 import (PAPER_TABLE2, baseline_values, clean_messages, observed_ranges, paper_prompt,
-                               run_models, select_readings, table2, value_metrics, values_clean, values_paper)
+                               run_models, table2, value_metrics, values_clean, values_paper)
 from dallm.llm import get_llm
+from dallm.pipeline import sample_readings
 
 
 @pytest.fixture(scope="module")
 def rows(synth799):
-    return select_readings(synth799.tidy, 3, seed=1)
+    return sample_readings(synth799.tidy, 3, seed=1)
 
 
 def test_clean_prompts_never_contain_labels(synth799):
@@ -52,7 +53,7 @@ def test_run_models_reports_unavailable_and_goes_on(rows, synth799, monkeypatch)
 
 def test_metrics_and_table2_with_known_answers(synth799, rows):
     df = synth799.tidy
-    base = baseline_values(df, select_readings(df, 300, seed=0), seed=0)
+    base = baseline_values(df, sample_readings(df, 300, seed=0), seed=0)
     t = table2(value_metrics(base, df)).set_index("model")
     assert 0.7 < t.loc["mean", "mean"] < 1.3  # z-MSE of the mean is about 1
     assert 1.6 < t.loc["gaussian", "mean"] < 2.4  # and of Gaussian sampling about 2
@@ -66,6 +67,6 @@ def test_supervised_baseline_learns_when_the_text_carries_the_value(synth799):
     df = synth799.tidy.copy()
     df["report"] = ["HR " + ("nan" if np.isnan(h) else f"{h:.0f}") for h in df["heartrate"]]
     embed = lambda texts: np.array([[float(t.split()[1]) if t.split()[1] != "nan" else 80.0] for t in texts])
-    base = baseline_values(df, select_readings(df, 200, seed=0), seed=0, embed=embed)
+    base = baseline_values(df, sample_readings(df, 200, seed=0), seed=0, embed=embed)
     m = value_metrics(base, df).set_index(["model", "feature"])["mse_z"]
     assert m["supervised", "heartrate"] < 0.05 and m["mean", "heartrate"] > 0.5

@@ -11,7 +11,9 @@ from dallm.embed import MiniLMEmbeddings
 from dallm.knowledge import chunk_documents, load_bundled_corpus
 from dallm.llm import get_llm
 from dallm.neo4j_server import driver, reachable
-from dallm.retrieval import config_documents, fact_recall, is_refusal, namespace_for, supported_share
+from dallm.knowledge import config_documents
+from dallm.retrieval import fact_recall, is_refusal, supported_share
+from dallm.stores import namespace_for
 from dallm.stores import GraphStore, Neo4jGraphStore, Neo4jVectorStore, VectorStore, _read_only_graph
 
 needs_neo4j = pytest.mark.skipif(not reachable() and not os.environ.get("DALLM_REQUIRE_NEO4J"),

@@ -1,0 +1,169 @@
+"""03_augment against the real local model (SmolLM2 through llama.cpp): a few readings and two lesions. The ACK here
+is written by hand (Phase II runs for real in the notebook and in `test_build_ack_on_the_real_store`), so that the
+tests can look for its text in the prompts."""
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dallm.augment import (Ack, AckAnswer, FeatureSpec, build_ack, clean_value_messages, feature_tables, leak_reason,
+                           load_expert_features, load_questions, make_groups, mode_features, paper_boolean_prompt,
+                           paper_numeric_prompt, parse_clean_values, parse_paper_booleans, run_values, values_schema,
+                           write_feature_tables)
+from dallm.cohort import LABEL_COLS
+from dallm.llm import get_llm
+
+LES = ["atelectasis", "pleural_abnormality"]
+MARK = "ACKMARKER"  # a word that appears only in the ACK
+
+
+@pytest.fixture(scope="module")
+def ack():
+    return Ack(answers=[AckAnswer(lesion=l, question_id="symptoms", question=f"What are the symptoms associated with {l}?",
+                                  answer=f"{MARK}: {l} causes cough, shortness of breath and low oxygen saturation.",
+                                  chunk_ids=[f"chunk-{l}"]) for l in LES],
+               model="hand-written", stores=dict.fromkeys(LES, "vector"), config="c_top1_wikipedia", k=4)
+
+
+@pytest.fixture(scope="module")
+def features():
+    gen = [FeatureSpec(name="cough", lesions=["atelectasis"], chunk_ids=["chunk-atelectasis"]),
+           FeatureSpec(name="respiratory rate", type="numeric", unit="breaths/min", low=4, high=70, lesions=["pleural_abnormality"]),
+           FeatureSpec(name="pleural effusion", lesions=["pleural_abnormality"], leaks=leak_reason("pleural effusion"))]
+    return gen + load_expert_features()[:2]
+
+
+@pytest.fixture(scope="module")
+def rows(synth799):
+    return synth799.tidy.drop_duplicates("dicom_id").head(3).reset_index(drop=True)
+
+
+def test_clean_values_structured_with_reasons(ack, features, rows, tmp_path_factory):
+    llm = get_llm(cache=tmp_path_factory.mktemp("aug") / "c.sqlite")
+    fs = mode_features({"x": features[:3]}, features[3:], "clean")
+    assert "f_pleural_effusion" not in {f.key for f in fs}  # restates a label: excluded in clean mode
+    long = run_values(llm, rows, make_groups(fs, ack), "clean")
+    assert len(long) == len(rows) * len(fs) and set(long["reading_id"]) == set(rows["reading_id"])
+    present, missing = long[long["value"].notna()], long[long["value"].isna()]
+    assert len(present) > 0 and (present["missing"] == "").all()
+    assert (missing["missing"] != "").all()                      # every missing value says why
+    assert present["reason"].str.len().gt(0).mean() > 0.8        # reasons kept
+    kinds = {f.key: f.type for f in fs}
+    b = present[present["feature"].map(kinds) == "boolean"]["value"]
+    assert b.isin([0.0, 1.0]).all()
+    n = present[present["feature"] == "f_respiratory_rate"]["value"]
+    assert n.between(4, 70).all()
+    assert (long.loc[long["feature"] == "f_cough", "chunk_ids"] == "chunk-atelectasis").all()  # provenance kept
+
+
+def test_clean_prompt_never_contains_a_label(ack, features, rows):
+    g = make_groups(features, ack)[0]
+    row = rows.iloc[0]
+    flipped = row.copy()
+    for c in [*LABEL_COLS, *[c for c in row.index if c.startswith(("cert_", "chexpert_"))]]:
+        flipped[c] = 1 - row[c] if c in LABEL_COLS else (0 if row[c] else 1)
+    assert clean_value_messages(row, g) == clean_value_messages(flipped, g)
+    # the authors' prompt, by contrast, carries the labels
+    assert paper_boolean_prompt(row, g.features) != paper_boolean_prompt(flipped, g.features)
+
+
+def test_ablation_prompts_hold_no_ack_text(ack, features, rows):
+    row = rows.iloc[0]
+    with_ack, without = make_groups(features, ack), make_groups(features, None)
+    assert any(MARK in clean_value_messages(row, g)[0]["content"] for g in with_ack)
+    for g in without:
+        assert MARK not in json.dumps(clean_value_messages(row, g))
+        assert MARK not in paper_boolean_prompt(row, g.features, g.prior_paper)
+        assert MARK not in paper_numeric_prompt(row, g.features, g.prior_paper)
+
+
+def test_unparseable_answer_is_missing_with_a_reason(ack, features, rows, tmp_path):
+    llm = get_llm(cache=tmp_path / "c.sqlite")
+    g = make_groups(features[:2], ack)[0]
+    # a real answer cut off after 5 tokens: not valid JSON
+    ans = llm.chat(clean_value_messages(rows.iloc[0], g), schema=values_schema(g.features), max_tokens=5)
+    assert ans is None
+    got = parse_clean_values(ans, g.features)
+    assert all(np.isnan(r["value"]) and r["missing"] == "the answer was not valid JSON" for r in got)
+    got = parse_paper_booleans("I think the patient is fine.", g.features)
+    assert [r["value_authors"] for r in got] == [0.0] * len(g.features)   # the authors' silent False
+    assert all(np.isnan(r["value"]) and r["missing"] for r in got)         # corrected: missing, with the reason
+
+
+SCRIPT = """
+import sys, pandas as pd
+from dallm.augment import Ack, FeatureSpec, make_groups, run_values
+from dallm.llm import get_llm
+d = sys.argv[1]
+ack = Ack.model_validate_json(open(f"{d}/ack.json").read())
+fs = [FeatureSpec.model_validate(x) for x in pd.read_json(f"{d}/features.json", typ="series")]
+rows = pd.read_parquet(f"{d}/rows.parquet")
+out = run_values(get_llm(cache=sys.argv[2]), rows, make_groups(fs, ack), sys.argv[3], seed=0)
+out.to_parquet(sys.argv[4])
+"""
+
+
+@pytest.mark.parametrize("mode", ["clean", "paper"])
+def test_killed_run_resumes_without_repeating_a_call(ack, features, rows, tmp_path, mode):
+    (tmp_path / "ack.json").write_text(ack.model_dump_json())
+    pd.Series([f.model_dump() for f in features]).to_json(tmp_path / "features.json")
+    rows.to_parquet(tmp_path / "rows.parquet")
+    run = lambda cache, out: [sys.executable, "-c", SCRIPT, str(tmp_path), str(cache), mode, str(out)]
+    # the reference: one uninterrupted run with its own cache
+    subprocess.run(run(tmp_path / "ref.sqlite", tmp_path / "ref.parquet"), check=True, capture_output=True)
+    ref = pd.read_parquet(tmp_path / "ref.parquet")
+    total = sqlite3.connect(tmp_path / "ref.sqlite").execute("SELECT COUNT(*) FROM calls").fetchone()[0]
+    # the same run killed with SIGKILL after its second stored call
+    cache = tmp_path / "run.sqlite"
+    proc = subprocess.Popen(run(cache, tmp_path / "never.parquet"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    done, t0 = 0, time.time()
+    while time.time() - t0 < 120 and proc.poll() is None:
+        if cache.exists():
+            try: done = sqlite3.connect(cache).execute("SELECT COUNT(*) FROM calls").fetchone()[0]
+            except sqlite3.OperationalError: done = 0
+            if done >= 2: break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL); proc.wait()
+    assert not (tmp_path / "never.parquet").exists() and 2 <= done < total
+    stored = sqlite3.connect(cache).execute("SELECT COUNT(*) FROM calls").fetchone()[0]
+    # resumed in this process: only the calls not yet stored reach the model, and the table is the reference's
+    llm = get_llm(cache=cache)
+    fs = [FeatureSpec.model_validate(f.model_dump()) for f in features]
+    out = run_values(llm, rows, make_groups(fs, ack), mode, seed=0)
+    assert llm.ledger.calls == total - stored and llm.ledger.cache_hits == stored
+    pd.testing.assert_frame_equal(out, ref)
+
+
+def test_feature_tables_are_what_04_reads(ack, features, rows, tmp_path, synth799):
+    from dallm.evaluate import check_features
+    llm = get_llm(cache=tmp_path / "c.sqlite")
+    fs = mode_features({"x": features[:3]}, features[3:], "paper")
+    long = pd.concat([run_values(llm, rows, make_groups(fs, a), "paper").assign(mode="paper", variant=v)
+                      for v, a in (("ack", ack), ("ablation", None))], ignore_index=True)
+    t = feature_tables(long, fs, "paper")
+    assert set(t) == {"paper_augmented", "paper_augmented_expert", "paper_ablation"}
+    assert t["paper_augmented_expert"].shape == (len(rows), len(fs)) and t["paper_augmented"].shape[1] == 3
+    paths = write_feature_tables(t, tmp_path / "augmented")
+    sub = synth799.tidy[synth799.tidy["reading_id"].isin(rows["reading_id"])]
+    X = check_features(pd.read_parquet(paths[1]), sub, str(paths[1]))  # columns without any value were dropped on writing
+    booleans = [f.key for f in fs if f.type == "boolean"]
+    assert X[booleans].notna().all().all()  # the authors' parser never leaves a boolean missing (unparseable -> False)
+
+
+def test_build_ack_on_the_real_store(synth799, tmp_path):
+    from dallm.embed import MiniLMEmbeddings
+    from dallm.knowledge import chunk_documents, load_bundled_corpus
+    docs = load_bundled_corpus()
+    chunks = chunk_documents(docs, 256, 32)
+    queries, qs = load_questions()
+    llm = get_llm(cache=tmp_path / "c.sqlite")
+    a = build_ack(docs, chunks, ["atelectasis"], queries, qs[:2], llm, MiniLMEmbeddings(), store="vector")
+    assert [x.question_id for x in a.answers] == ["symptoms", "causes"] and a.stores == {"atelectasis": "vector"}
+    ids = {c.id for c in chunks}
+    assert all(x.answer and x.chunk_ids and set(x.chunk_ids) <= ids for x in a.answers)
