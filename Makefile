@@ -37,7 +37,7 @@ kernel: $(KERNEL)
 
 # JupyterLab on the project's venv, with the `dallm` kernel; Neo4j is not started (dallm neo4j start|stop)
 lab: install
-	$(BIN)/jupyter lab --notebook-dir=$(CURDIR)
+	$(BIN)/jupyter lab --notebook-dir=$(CURDIR) --MappingKernelManager.default_kernel_name=dallm $(if $(filter 0,$(shell id -u)),--allow-root)
 
 reproduce: install
 	BIN=$(BIN) bash scripts/with_neo4j.sh $(BIN)/dallm reproduce $(if $(PROFILE),--profile $(PROFILE))
