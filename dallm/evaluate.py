@@ -32,11 +32,40 @@ from .stats import bootstrap_ci, corrected_ttest, delong_test
 
 # %% auto #0
 __all__ = ['LESION_KEYS', 'KEYWORD_TERMS', 'PAPER_PARAMS', 'MODEL_NAMES', 'LEARNERS', 'PAPER_TABLE4', 'RATING_COLUMNS',
-           'original_features', 'keyword_features', 'check_features', 'augmented_coverage', 'load_augmented', 'Learner',
+           'augmented_coverage', 'load_augmented', 'original_features', 'keyword_features', 'check_features', 'Learner',
            'MultiLabelModel', 'paper_rows', 'paper_splits', 'clean_splits', 'multilabel_metrics', 'paper_metrics',
            'CVResult', 'cross_validate', 'run_grid', 'predictions_frame', 'n_relevant', 'score', 'table4',
            'per_lesion_table', 'summary_text', 'lesion_importance', 'n_relevant_table', 'plot_top_features',
            'example_ratings', 'read_ratings', 'ratings_correlation']
+
+# %% ../nbs/04_evaluate.ipynb #68ad95e7
+def augmented_coverage(folder: Path | str, # folder of augmented tables (*.parquet | *.csv with a reading_id column)
+                       df: pd.DataFrame, # the tidy cohort
+                       min_readings: int = 20, # tables covering fewer cohort readings are not used
+                      ) -> tuple[pd.DataFrame, list[str]]:
+    "(one row per table: readings covered, used or why not; the reading ids every used table covers)."
+    rows, common = [], set(df["reading_id"].astype(str))
+    for f in sorted([*Path(folder).glob("*.parquet"), *Path(folder).glob("*.csv")]) if Path(folder).is_dir() else []:
+        A = pd.read_parquet(f) if f.suffix == ".parquet" else pd.read_csv(f)
+        if "reading_id" not in A.columns: raise InputError(f"{f}: no 'reading_id' column")
+        ids = set(A["reading_id"].astype(str)) & set(df["reading_id"].astype(str))
+        used = len(ids) >= min_readings
+        rows.append({"table": f.stem, "readings": len(ids), "used": used,
+                     "why not": "" if used else f"covers {len(ids)} cohort readings (min_augmented is {min_readings})"})
+        if used: common &= ids
+    return pd.DataFrame(rows, columns=["table", "readings", "used", "why not"]), sorted(common)
+
+def load_augmented(folder: Path | str, df: pd.DataFrame, seed: int = 0, only: list[str] | None = None) -> dict[str, pd.DataFrame]:
+    "Augmented tables `<folder>/*.parquet|*.csv` (those named in `only`, default all) on the cohort's readings, joined to the Original set."
+    out, folder = {}, Path(folder)
+    for f in sorted([*folder.glob("*.parquet"), *folder.glob("*.csv")]) if folder.is_dir() else []:
+        if only is not None and f.stem not in only: continue
+        A = pd.read_parquet(f) if f.suffix == ".parquet" else pd.read_csv(f)
+        if "reading_id" in A.columns: A = A[A["reading_id"].astype(str).isin(df["reading_id"].astype(str))]
+        A = check_features(A, df, str(f))
+        base = original_features(df, seed)
+        out[f.stem] = pd.concat([base, A.drop(columns=[c for c in A.columns if c in base.columns])], axis=1)
+    return out
 
 # %% ../nbs/04_evaluate.ipynb #8b6a6c0b
 LESION_KEYS = list(LESIONS)
@@ -82,35 +111,6 @@ def check_features(X: pd.DataFrame, # candidate feature table (index or column r
     empty = [c for c in X.columns if X[c].isna().all()]
     if empty: raise InputError(f"{source}: column(s) {empty[:5]} have no value at all")
     return X.astype(float).loc[ids]
-
-# %% ../nbs/04_evaluate.ipynb #68ad95e7
-def augmented_coverage(folder: Path | str, # folder of augmented tables (*.parquet | *.csv with a reading_id column)
-                       df: pd.DataFrame, # the tidy cohort
-                       min_readings: int = 20, # tables covering fewer cohort readings are not used
-                      ) -> tuple[pd.DataFrame, list[str]]:
-    "(one row per table: readings covered, used or why not; the reading ids every used table covers)."
-    rows, common = [], set(df["reading_id"].astype(str))
-    for f in sorted([*Path(folder).glob("*.parquet"), *Path(folder).glob("*.csv")]) if Path(folder).is_dir() else []:
-        A = pd.read_parquet(f) if f.suffix == ".parquet" else pd.read_csv(f)
-        if "reading_id" not in A.columns: raise InputError(f"{f}: no 'reading_id' column")
-        ids = set(A["reading_id"].astype(str)) & set(df["reading_id"].astype(str))
-        used = len(ids) >= min_readings
-        rows.append({"table": f.stem, "readings": len(ids), "used": used,
-                     "why not": "" if used else f"covers {len(ids)} cohort readings (min_augmented is {min_readings})"})
-        if used: common &= ids
-    return pd.DataFrame(rows, columns=["table", "readings", "used", "why not"]), sorted(common)
-
-def load_augmented(folder: Path | str, df: pd.DataFrame, seed: int = 0, only: list[str] | None = None) -> dict[str, pd.DataFrame]:
-    "Augmented tables `<folder>/*.parquet|*.csv` (those named in `only`, default all) on the cohort's readings, joined to the Original set."
-    out, folder = {}, Path(folder)
-    for f in sorted([*folder.glob("*.parquet"), *folder.glob("*.csv")]) if folder.is_dir() else []:
-        if only is not None and f.stem not in only: continue
-        A = pd.read_parquet(f) if f.suffix == ".parquet" else pd.read_csv(f)
-        if "reading_id" in A.columns: A = A[A["reading_id"].astype(str).isin(df["reading_id"].astype(str))]
-        A = check_features(A, df, str(f))
-        base = original_features(df, seed)
-        out[f.stem] = pd.concat([base, A.drop(columns=[c for c in A.columns if c in base.columns])], axis=1)
-    return out
 
 # %% ../nbs/04_evaluate.ipynb #c237afd6
 PAPER_PARAMS = {
