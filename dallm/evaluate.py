@@ -486,7 +486,7 @@ def lesion_importance(X: pd.DataFrame, Y: np.ndarray, tr: np.ndarray, te: np.nda
             kinds["shap"] = np.abs(sv).mean(0)
         for kind, imp in kinds.items():
             rows += [{"model": model, "lesion": l, "kind": kind, "feature": f, "importance": float(v)} for f, v in zip(X.columns, imp)]
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["model", "lesion", "kind", "feature", "importance"])
 
 def n_relevant_table(imp: pd.DataFrame) -> pd.DataFrame:
     "Per model, lesion and kind of importance: the number of features above the dummy."
