@@ -39,16 +39,22 @@ __all__ = ['LESION_KEYS', 'KEYWORD_TERMS', 'PAPER_PARAMS', 'MODEL_NAMES', 'LEARN
            'example_ratings', 'read_ratings', 'ratings_correlation']
 
 # %% ../nbs/04_evaluate.ipynb #68ad95e7
+def _augmented_tables(folder: Path | str):
+    "(path, table) for every `*.parquet` / `*.csv` in `folder` (none when it does not exist)."
+    folder = Path(folder)
+    for f in sorted([*folder.glob("*.parquet"), *folder.glob("*.csv")]) if folder.is_dir() else []:
+        yield f, (pd.read_parquet(f) if f.suffix == ".parquet" else pd.read_csv(f))
+
 def augmented_coverage(folder: Path | str, # folder of augmented tables (*.parquet | *.csv with a reading_id column)
                        df: pd.DataFrame, # the tidy cohort
                        min_readings: int = 20, # tables covering fewer cohort readings are not used
                       ) -> tuple[pd.DataFrame, list[str]]:
     "(one row per table: readings covered, used or why not; the reading ids every used table covers)."
-    rows, common = [], set(df["reading_id"].astype(str))
-    for f in sorted([*Path(folder).glob("*.parquet"), *Path(folder).glob("*.csv")]) if Path(folder).is_dir() else []:
-        A = pd.read_parquet(f) if f.suffix == ".parquet" else pd.read_csv(f)
+    rows, cohort_ids = [], set(df["reading_id"].astype(str))
+    common = set(cohort_ids)
+    for f, A in _augmented_tables(folder):
         if "reading_id" not in A.columns: raise InputError(f"{f}: no 'reading_id' column")
-        ids = set(A["reading_id"].astype(str)) & set(df["reading_id"].astype(str))
+        ids = set(A["reading_id"].astype(str)) & cohort_ids
         used = len(ids) >= min_readings
         rows.append({"table": f.stem, "readings": len(ids), "used": used,
                      "why not": "" if used else f"covers {len(ids)} cohort readings (min_augmented is {min_readings})"})
@@ -57,13 +63,11 @@ def augmented_coverage(folder: Path | str, # folder of augmented tables (*.parqu
 
 def load_augmented(folder: Path | str, df: pd.DataFrame, seed: int = 0, only: list[str] | None = None) -> dict[str, pd.DataFrame]:
     "Augmented tables `<folder>/*.parquet|*.csv` (those named in `only`, default all) on the cohort's readings, joined to the Original set."
-    out, folder = {}, Path(folder)
-    for f in sorted([*folder.glob("*.parquet"), *folder.glob("*.csv")]) if folder.is_dir() else []:
+    out, base = {}, original_features(df, seed)
+    for f, A in _augmented_tables(folder):
         if only is not None and f.stem not in only: continue
-        A = pd.read_parquet(f) if f.suffix == ".parquet" else pd.read_csv(f)
         if "reading_id" in A.columns: A = A[A["reading_id"].astype(str).isin(df["reading_id"].astype(str))]
         A = check_features(A, df, str(f))
-        base = original_features(df, seed)
         out[f.stem] = pd.concat([base, A.drop(columns=[c for c in A.columns if c in base.columns])], axis=1)
     return out
 
