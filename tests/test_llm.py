@@ -145,3 +145,26 @@ def test_causal_lm_path_with_a_tiny_random_model(tmp_path):
     b = LLM(llm.spec, LLMCache(tmp_path / "c2.sqlite")).complete("heart rate is", max_tokens=5)
     assert isinstance(a, str) and a == b and llm.last.completion_tokens == 5
     assert isinstance(llm.chat("hello", max_tokens=3), str)
+
+
+def test_quality_model_is_assembled_checked_and_rebuilt_when_damaged(tmp_path):
+    """The 1.5B GGUF from its 22 PyPI parts: size and SHA-256 checked; a cut-short or altered copy is rebuilt."""
+    spec = load_registry()["qwen2.5-coder-1.5b"]
+    s = get_settings(cache_dir=str(tmp_path))
+    p = gguf_path(spec, s)
+    assert p.parent == tmp_path / "models" and p.stat().st_size == spec.gguf["size"] == 1_117_320_768
+    stamp = p.with_name(p.name + ".sha256.json")
+    assert spec.gguf["sha256"] in stamp.read_text()
+    with open(p, "r+b") as f:  # cut short, as an interrupted copy would be
+        f.truncate(1000)
+    assert gguf_path(spec, s).stat().st_size == spec.gguf["size"]
+    with open(p, "r+b") as f:  # same size, one byte altered
+        f.seek(500); f.write(b"\x00")
+    gguf_path(spec, s)
+    import hashlib
+    h = hashlib.sha256()
+    with open(p, "rb") as f:
+        for b in iter(lambda: f.read(1 << 24), b""): h.update(b)
+    assert h.hexdigest() == spec.gguf["sha256"]
+    assert not p.with_name(p.name + ".partial").exists()
+    assert "qwen2.5-coder-1.5b" in models_table()["name"].tolist()
