@@ -23,10 +23,12 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 
 from .config import InputError, Settings, get_settings
 from .llm import LLM
+from .graph import (Triple, check_cypher, extract_triples, namespace_schema, rel_type, schema_text,
+                         seed_entities, traverse, triple_context)
 
 # %% auto #0
-__all__ = ['RAG_SYSTEM', 'TRIPLE_SCHEMA', 'TRIPLE_PROMPT', 'STORE_KINDS', 'Answer', 'Store', 'rag_answer', 'VectorAnswering',
-           'VectorStore', 'extract_triples', 'GraphStore', 'DallmChatModel', 'Neo4jVectorStore', 'Neo4jGraphStore',
+__all__ = ['RAG_SYSTEM', 'CYPHER_PROMPT', 'RETRY_NOTE', 'STORE_KINDS', 'Answer', 'Store', 'rag_answer', 'VectorAnswering',
+           'VectorStore', 'GraphAnswering', 'GraphStore', 'DallmChatModel', 'Neo4jVectorStore', 'Neo4jGraphStore',
            'make_store', 'namespace_for', 'build_store']
 
 # %% ../nbs/lib/stores.ipynb #3cd1ea8f
@@ -39,6 +41,7 @@ class Answer:
     provenance: list[dict] = field(default_factory=list)
     seconds: float = 0.0
     error: str = ""
+    meta: dict = field(default_factory=dict)  # store-specific detail: seed entities, generated Cypher, attempts
 
 class Store:
     "The interface of every store: ingest chunks, answer a question, clear the store's own namespace."
@@ -123,27 +126,41 @@ class VectorStore(VectorAnswering):
     def clear(self) -> None: self.__init__(self.emb, self.namespace)
 
 # %% ../nbs/lib/stores.ipynb #fbd9e7a3
-TRIPLE_SCHEMA = {"type": "object", "properties": {"triples": {"type": "array", "maxItems": 12, "items": {"type": "object",
-    "properties": {"subject": {"type": "string"}, "relation": {"type": "string"}, "object": {"type": "string"}},
-    "required": ["subject", "relation", "object"]}}}, "required": ["triples"]}
-TRIPLE_PROMPT = ("Extract knowledge triples (subject, relation, object) from the text. Use short noun phrases for subject and "
-                 "object and a short verb phrase for the relation.\n\nText:\n{text}")
+class GraphAnswering(Store):
+    "The answer path shared by the graph stores; subclasses provide `names()`, `fetch(names)` and `chunk_info(ids)`."
+    embeddings = None
+    def names(self) -> list[str]: raise NotImplementedError
+    def fetch(self, names: list[str]) -> list[Triple]: raise NotImplementedError
+    def chunk_info(self, ids: list[str]) -> dict[str, dict]: raise NotImplementedError
 
-def extract_triples(llm: LLM, text: str, max_tokens: int = 400) -> list[tuple[str, str, str]]:
-    "Triples from one text (lower-cased, stripped; empty parts dropped)."
-    ans = llm.chat(TRIPLE_PROMPT.format(text=text), schema=TRIPLE_SCHEMA, max_tokens=max_tokens)
-    out = []
-    for t in (ans or {}).get("triples", []) if isinstance(ans, dict) else []:
-        s, r, o = (str(t.get(k, "")).strip().lower() for k in ("subject", "relation", "object"))
-        if s and r and o and s != o: out.append((s, r, o))
-    return out
+    def seeds(self, question: str) -> list[str]:
+        names = self.names()
+        vecs = None
+        if self.embeddings is not None and names:
+            cache = self.__dict__.setdefault("_name_vecs", {})
+            todo = [n for n in names if n not in cache]
+            if todo: cache.update(zip(todo, np.asarray(self.embeddings.embed_documents(todo))))
+            vecs = np.stack([cache[n] for n in names])
+        return seed_entities(question, names, self.embeddings, vecs)
+
+    def answer(self, question: str, llm: LLM | None = None, k: int = 4) -> Answer:
+        "Answer from the triples around the entities the question names (at most 8k triples)."
+        t0 = time.perf_counter(); seeds = self.seeds(question)
+        triples = traverse(self.fetch, seeds, 8 * k)
+        ids = list(dict.fromkeys(t.chunk_id for t in triples if t.chunk_id))
+        info = self.chunk_info(ids)
+        ctx = triple_context(triples)
+        text = rag_answer(llm or self.llm, question, ctx) if ctx else "I don't know"
+        return Answer(question, text, ctx, [info.get(i, {"chunk_id": i}) for i in ids], time.perf_counter() - t0,
+                      meta={"seeds": seeds, "triples": len(triples)})
 
 # %% ../nbs/lib/stores.ipynb #a6634e7c
-class GraphStore(Store):
-    "NetworkX entity graph built by LLM triple extraction over every chunk."
+class GraphStore(GraphAnswering):
+    "NetworkX entity graph built by typed triple extraction over every chunk."
     kind = "networkx graph"
-    def __init__(self, llm: LLM, namespace: str = "default"):
-        self.llm, self.namespace, self.g, self.chunks = llm, _ns(namespace), nx.MultiDiGraph(), {}
+    def __init__(self, llm: LLM, namespace: str = "default", embeddings=None):
+        self.llm, self.namespace, self.embeddings = llm, _ns(namespace), embeddings
+        self.g, self.chunks = nx.MultiDiGraph(), {}
 
     def ingest(self, chunks: Iterable) -> dict:
         from tqdm.auto import tqdm
@@ -151,33 +168,29 @@ class GraphStore(Store):
         n0 = self.g.number_of_edges()
         for d in tqdm(new, desc="triples", leave=False):
             self.chunks[d["chunk_id"]] = d
-            for s, r, o in extract_triples(self.llm, d["text"]):
-                if not any(e.get("relation") == r and e.get("chunk_id") == d["chunk_id"] for e in (self.g.get_edge_data(s, o) or {}).values()):
-                    self.g.add_edge(s, o, relation=r, chunk_id=d["chunk_id"])
+            for t in extract_triples(self.llm, d["text"], d["chunk_id"], d["title"]): self.add(t)
         return {"added_chunks": len(new), "added_triples": self.g.number_of_edges() - n0,
                 "nodes": self.g.number_of_nodes(), "edges": self.g.number_of_edges()}
 
-    def entities_in(self, question: str) -> list[str]:
-        q = question.lower()
-        return sorted((n for n in self.g.nodes if len(n) > 2 and re.search(rf"\b{re.escape(n)}\b", q)), key=len, reverse=True)
+    def add(self, t: Triple) -> None:
+        "One triple (a node keeps its first type; the same relation from the same chunk is stored once)."
+        for n, typ in ((t.subject, t.subject_type), (t.object, t.object_type)):
+            if n not in self.g: self.g.add_node(n, type=typ)
+        key = f"{t.relation}|{t.chunk_id}"
+        if not self.g.has_edge(t.subject, t.object, key): self.g.add_edge(t.subject, t.object, key, relation=t.relation, chunk_id=t.chunk_id)
+
+    def names(self) -> list[str]: return sorted(self.g.nodes)
+
+    def fetch(self, names: list[str]) -> list[Triple]:
+        ty = nx.get_node_attributes(self.g, "type")
+        es = {(s, o, d["relation"], d["chunk_id"]) for n in names if n in self.g
+              for s, o, d in [*self.g.out_edges(n, data=True), *self.g.in_edges(n, data=True)]}
+        return [Triple(s, ty.get(s, "other"), r, o, ty.get(o, "other"), c) for s, o, r, c in es]
+
+    def chunk_info(self, ids: list[str]) -> dict[str, dict]:
+        return {i: _prov([self.chunks[i]])[0] for i in ids if i in self.chunks}
 
     def clear(self) -> None: self.g, self.chunks = nx.MultiDiGraph(), {}
-
-# %% ../nbs/lib/stores.ipynb #a45e2147
-@patch
-def answer(self: GraphStore, question: str, llm: LLM | None = None, k: int = 4) -> Answer:
-    "Answer from the triples around the entities the question names (at most 8k triples)."
-    max_triples = 8 * k
-    t0 = time.perf_counter(); ents = self.entities_in(question)
-    triples = []
-    for e in ents:
-        for s, o, d in [*self.g.out_edges(e, data=True), *self.g.in_edges(e, data=True)]:
-            triples.append((s, d["relation"], o, d["chunk_id"]))
-    triples = list(dict.fromkeys(triples))[:max_triples]
-    ctx = "\n".join(f"{s} {r} {o}" for s, r, o, _ in triples)
-    used = [self.chunks[c] for c in dict.fromkeys(t[3] for t in triples) if c in self.chunks]
-    text = rag_answer(llm or self.llm, question, ctx) if ctx else "I don't know"
-    return Answer(question, text, ctx, _prov(used), time.perf_counter() - t0)
 
 # %% ../nbs/lib/stores.ipynb #aacc9718
 @patch
@@ -189,9 +202,9 @@ def save(self: GraphStore, path: Path | str) -> Path:
 
 # %% ../nbs/lib/stores.ipynb #5363c6bf
 @patch(cls_method=True)
-def load(cls: GraphStore, path: Path | str, llm: LLM) -> "GraphStore":
+def load(cls: GraphStore, path: Path | str, llm: LLM, embeddings=None) -> "GraphStore":
     d = json.loads(Path(path).read_text(encoding="utf-8"))
-    s = cls(llm, d["namespace"]); s.chunks = d["chunks"]
+    s = cls(llm, d["namespace"], embeddings); s.chunks = d["chunks"]
     s.g = nx.node_link_graph(d["graph"], directed=True, multigraph=True, edges="edges")
     return s
 
@@ -233,6 +246,8 @@ class Neo4jVectorStore(VectorAnswering):
         if hybrid: self.vs.create_new_keyword_index()
 
     def ingest(self, chunks: Iterable) -> dict:
+        self.vs.create_new_index()  # again after a clear() (no-op when it exists)
+        if self.hybrid: self.vs.create_new_keyword_index()
         ds = list(map(_chunk_dict, chunks))
         self.vs.add_texts([d["text"] for d in ds], [{**{k: d[k] for k in ("chunk_id", "source", "title")}, "namespace": self.namespace}
                                                     for d in ds], ids=[d["chunk_id"] for d in ds])
@@ -261,82 +276,146 @@ def _read_only_graph_class():
         def query(self, query: str, params: dict | None = None, session_params: dict | None = None) -> list[dict]:
             with self._driver.session(database=self._database, default_access_mode=neo4j.READ_ACCESS) as s:
                 return s.execute_read(lambda tx: [r.data() for r in tx.run(query, params or {})])
-    return ReadOnlyNeo4jGraph
+    class NamespacedGraph(ReadOnlyNeo4jGraph):
+        "A read-only graph that shows and allows one namespace only: its schema, and `check_cypher` before every query."
+        def use(self, label: str, rel_types: list[str]):
+            self.label, self.rel_types, self.last_query = label, rel_types, ""
+            self.structured_schema = namespace_schema(label, rel_types)
+            self.schema = schema_text(label, rel_types)
+            return self
+        @property
+        def get_structured_schema(self) -> dict: return self.structured_schema
+        def query(self, query: str, params: dict | None = None, session_params: dict | None = None) -> list[dict]:
+            self.last_query = query
+            if why := check_cypher(query, self.label, self.rel_types): raise InputError(f"query refused: {why}")
+            return super().query(query, params, session_params)
+    return ReadOnlyNeo4jGraph, NamespacedGraph
 
 def _read_only_graph(settings: Settings | None, ns: str):
-    return _read_only_graph_class()(**_conn(settings), refresh_schema=False)
+    return _read_only_graph_class()[0](**_conn(settings), refresh_schema=False)
 
 # %% ../nbs/lib/stores.ipynb #92ecba39
-class Neo4jGraphStore(Store):
-    "An LLM-extracted knowledge graph in Neo4j, answered by GraphCypherQAChain with read-only Cypher."
-    kind = "neo4j graph"
-    def __init__(self, llm: LLM, namespace: str = "default", settings: Settings | None = None):
-        from langchain_neo4j import Neo4jGraph
+class Neo4jGraphStore(GraphAnswering):
+    "Typed triples in Neo4j, answered by the shared traversal (`mode='traversal'`) or by LLM-written Cypher (`'cypher'`)."
+    def __init__(self, llm: LLM, namespace: str = "default", settings: Settings | None = None, embeddings=None,
+                 mode: str = "traversal"):
         from dallm.neo4j_server import driver
-        self.llm, self.namespace, self.settings = llm, _ns(namespace), settings
-        self.label = f"DallmEntity_{self.namespace}"
-        driver(settings).close()
-        self.graph = Neo4jGraph(**_conn(settings), refresh_schema=False)
+        if mode not in ("traversal", "cypher"): raise InputError(f"Neo4jGraphStore mode {mode!r}: use traversal or cypher")
+        self.llm, self.namespace, self.settings, self.embeddings, self.mode = llm, _ns(namespace), settings, embeddings, mode
+        self.kind = "neo4j graph" if mode == "traversal" else "neo4j cypher"
+        self.label, self.source_label = f"DallmEntity_{self.namespace}", f"DallmSource_{self.namespace}"
+        self.driver = driver(settings)  # a clear error naming NEO4J_URI when the server is down
+
+    def read(self, query: str, **params) -> list[dict]:
+        "A fixed query of this store, run in a read transaction."
+        import neo4j
+        with self.driver.session(default_access_mode=neo4j.READ_ACCESS) as s:
+            return s.execute_read(lambda tx: [r.data() for r in tx.run(query, params)])
+
+    def names(self) -> list[str]:
+        return [r["name"] for r in self.read(f"MATCH (n:`{self.label}`) RETURN n.name AS name ORDER BY name")]
+
+    def fetch(self, names: list[str]) -> list[Triple]:
+        rows = self.read(f"MATCH (a:`{self.label}`)-[r]->(b:`{self.label}`) WHERE a.name IN $names OR b.name IN $names "
+                         "RETURN a.name AS s, a.type AS st, r.relation AS r, b.name AS o, b.type AS ot, r.chunk_id AS c", names=names)
+        return [Triple(x["s"], x["st"], x["r"], x["o"], x["ot"], x["c"]) for x in rows]
+
+    def chunk_info(self, ids: list[str]) -> dict[str, dict]:
+        rows = self.read(f"MATCH (c:`{self.source_label}`) WHERE c.chunk_id IN $ids RETURN c.chunk_id AS chunk_id, "
+                         "c.source AS source, c.title AS title", ids=ids)
+        return {r["chunk_id"]: r for r in rows}
+
+    def rel_types(self) -> list[str]:
+        return [r["t"] for r in self.read(f"MATCH (:`{self.label}`)-[r]->(:`{self.label}`) RETURN DISTINCT type(r) AS t ORDER BY t")]
 
     def counts(self) -> dict:
-        q = f"MATCH (n:`{self.label}`) OPTIONAL MATCH (n)-[r]->(:`{self.label}`) RETURN count(DISTINCT n) AS nodes, count(r) AS edges"
-        return self.graph.query(q)[0]
-
-    def answer(self, question: str, llm: LLM | None = None, k: int = 4) -> Answer:
-        "Answer through GraphCypherQAChain (read-only Cypher, at most 10 rows; `k` is not used)."
-        from langchain_neo4j import GraphCypherQAChain
-        t0 = time.perf_counter()
-        ro = _read_only_graph(self.settings, self.namespace)
-        try:
-            ro.refresh_schema()
-            chain = GraphCypherQAChain.from_llm(llm=DallmChatModel(llm=llm or self.llm), graph=ro, validate_cypher=True,
-                                                allow_dangerous_requests=True, return_intermediate_steps=True, top_k=10)
-            out = chain.invoke({"query": question})
-            steps = out.get("intermediate_steps", [])
-            cypher = next((s["query"] for s in steps if "query" in s), "")
-            ctx = json.dumps(next((s["context"] for s in steps if "context" in s), []), default=str)[:4000]
-            return Answer(question, str(out.get("result", "")).strip(), ctx, [{"cypher": cypher}], time.perf_counter() - t0)
-        except Exception as e:  # invalid Cypher, a write refused by the read-only session, ...
-            return Answer(question, "", "", [], time.perf_counter() - t0, error=f"{type(e).__name__}: {str(e)[:300]}")
-        finally: ro.close()
+        return self.read(f"MATCH (n:`{self.label}`) OPTIONAL MATCH (n)-[r]->(:`{self.label}`) "
+                         "RETURN count(DISTINCT n) AS nodes, count(r) AS edges")[0]
 
     def clear(self) -> None:
-        "Delete this namespace's entities and source documents (and nothing else)."
-        self.graph.query(f"MATCH (n:`{self.label}`) DETACH DELETE n")
-        self.graph.query("MATCH (d:Document {namespace: $ns}) DETACH DELETE d", {"ns": self.namespace})
+        "Delete this namespace's entities and sources (and nothing else)."
+        for lab in (self.label, self.source_label): self.driver.execute_query(f"MATCH (n:`{lab}`) DETACH DELETE n")
 
 # %% ../nbs/lib/stores.ipynb #14e5a930
 @patch
+def write(self: Neo4jGraphStore, chunks: list[dict], triples: list[Triple]) -> None:
+    "MERGE chunk sources and typed triples (parameterised; idempotent; a node keeps its first type)."
+    self.driver.execute_query(f"CREATE INDEX IF NOT EXISTS FOR (n:`{self.label}`) ON (n.name)")
+    self.driver.execute_query(f"UNWIND $rows AS c MERGE (s:`{self.source_label}` {{chunk_id: c.chunk_id}}) "
+                              "SET s.source = c.source, s.title = c.title, s.namespace = $ns",
+                              rows=[{k: d.get(k, "") for k in ("chunk_id", "source", "title")} for d in chunks], ns=self.namespace)
+    for t in triples:  # one statement per triple keeps first-type-wins in extraction order, as in the NetworkX store
+        self.driver.execute_query(  # rel_type gives A-Z0-9_ only; everything else is a parameter
+            f"MERGE (a:`{self.label}` {{name: $t.subject}}) ON CREATE SET a.type = $t.subject_type, a.namespace = $ns "
+            f"MERGE (b:`{self.label}` {{name: $t.object}}) ON CREATE SET b.type = $t.object_type, b.namespace = $ns "
+            f"MERGE (a)-[r:`{rel_type(t.relation)}` {{chunk_id: $t.chunk_id, relation: $t.relation}}]->(b)",
+            t=t.__dict__, ns=self.namespace)
+
+@patch
 def ingest(self: Neo4jGraphStore, chunks: Iterable) -> dict:
-    from langchain_core.documents import Document
-    from langchain_neo4j.graphs.graph_document import GraphDocument, Node, Relationship
+    "Extract typed triples from every chunk and write them."
     from tqdm.auto import tqdm
-    docs = []
-    for d in tqdm(list(map(_chunk_dict, chunks)), desc="graph", leave=False):
-        nodes, rels = {}, []
-        for s, r, o in extract_triples(self.llm, d["text"]):
-            for n in (s, o): nodes.setdefault(n, Node(id=f"{self.namespace}:{n}", type=self.label,
-                                                      properties={"name": n, "namespace": self.namespace}))
-            rel = re.sub(r"[^A-Za-z0-9]+", "_", r).strip("_").upper() or "RELATED_TO"
-            rels.append(Relationship(source=nodes[s], target=nodes[o], type=rel[:40]))
-        src = Document(page_content=d["text"], metadata={"id": f"{self.namespace}:{d['chunk_id']}", "chunk_id": d["chunk_id"],
-                                                         "source": d["source"], "title": d["title"], "namespace": self.namespace})
-        docs.append(GraphDocument(nodes=list(nodes.values()), relationships=rels, source=src))
-    self.graph.add_graph_documents(docs, include_source=True, baseEntityLabel=False)
-    return {"documents": len(docs), **self.counts()}
+    ds = list(map(_chunk_dict, chunks))
+    triples = [t for d in tqdm(ds, desc="graph", leave=False) for t in extract_triples(self.llm, d["text"], d["chunk_id"], d["title"])]
+    self.write(ds, triples)
+    return {"documents": len(ds), **self.counts()}
+
+# %% ../nbs/lib/stores.ipynb #7e3dfcdf
+CYPHER_PROMPT = ("Task: write one Cypher query that reads a graph database to answer the question.\n"
+                 "Use only the node label, properties and relationship types in the schema; match names in lower case "
+                 "(CONTAINS works for partial names); return names, relations and types; no explanations, only the query.\n"
+                 "Schema:\n{schema}\n\nQuestion: {question}\nCypher query:")
+RETRY_NOTE = "\n\nA previous query failed.\nQuery: {query}\nError: {error}\nWrite a corrected query."
+
+@patch
+def cypher_answer(self: Neo4jGraphStore, question: str, llm: LLM | None = None, attempts: int = 2) -> Answer:
+    "Answer through GraphCypherQAChain over this namespace only (checked, read-only, one retry)."
+    from langchain_core.prompts import PromptTemplate
+    from langchain_neo4j import GraphCypherQAChain
+    t0, llm = time.perf_counter(), llm or self.llm
+    g = _read_only_graph_class()[1](**_conn(self.settings), refresh_schema=False).use(self.label, self.rel_types())
+    tried, rows, ask = [], None, question
+    try:
+        chain = GraphCypherQAChain.from_llm(llm=DallmChatModel(llm=llm, max_tokens=200), graph=g, validate_cypher=True,
+                                            cypher_prompt=PromptTemplate.from_template(CYPHER_PROMPT), return_direct=True,
+                                            allow_dangerous_requests=True, return_intermediate_steps=True, top_k=10)
+        chain.graph_schema = g.schema
+        for _ in range(attempts):
+            g.last_query = ""
+            try:
+                out = chain.invoke({"query": ask})
+                q = next((s["query"] for s in out["intermediate_steps"] if "query" in s), "")
+                if not q: raise InputError("the query used a relationship type or direction that is not in the schema")
+                tried.append({"cypher": q, "error": ""}); rows = out["result"]; break
+            except Exception as e:  # refused by check_cypher, a Cypher syntax error, the read-only transaction, ...
+                err = f"{type(e).__name__}: {str(e)[:300]}"
+                tried.append({"cypher": g.last_query, "error": err})
+                ask = question + RETRY_NOTE.format(query=g.last_query or "(none)", error=err)
+    finally: g.close()
+    meta = {"attempts": len(tried), "cypher": tried}
+    if rows is None: return Answer(question, "", "", [], time.perf_counter() - t0, error=tried[-1]["error"], meta=meta)
+    ctx = json.dumps(rows, default=str)[:4000]
+    text = rag_answer(llm, question, ctx) if rows else "I don't know"
+    return Answer(question, text, ctx, [], time.perf_counter() - t0, meta=meta)
+
+@patch
+def answer(self: Neo4jGraphStore, question: str, llm: LLM | None = None, k: int = 4) -> Answer:
+    "The shared traversal (`neo4j_graph`) or LLM-written Cypher (`neo4j_cypher`; `k` is not used, at most 10 rows)."
+    return GraphAnswering.answer(self, question, llm, k) if self.mode == "traversal" else self.cypher_answer(question, llm)
 
 # %% ../nbs/lib/stores.ipynb #da63a85d
 STORE_KINDS = {  # kind -> builder(namespace, llm, embeddings, hybrid, settings)
     "vector": lambda ns, llm, emb, hybrid, settings: VectorStore(emb, ns),
-    "networkx": lambda ns, llm, emb, hybrid, settings: GraphStore(llm, ns),
+    "networkx": lambda ns, llm, emb, hybrid, settings: GraphStore(llm, ns, emb),
     "neo4j_vector": lambda ns, llm, emb, hybrid, settings: Neo4jVectorStore(emb, ns, hybrid, settings),
-    "neo4j_graph": lambda ns, llm, emb, hybrid, settings: Neo4jGraphStore(llm, ns, settings),
+    "neo4j_graph": lambda ns, llm, emb, hybrid, settings: Neo4jGraphStore(llm, ns, settings, emb),
+    "neo4j_cypher": lambda ns, llm, emb, hybrid, settings: Neo4jGraphStore(llm, ns, settings, emb, mode="cypher"),
 }
 
 def make_store(kind: str, # one of `STORE_KINDS`
                namespace: str, # the store's namespace
                llm: LLM | None = None, # extraction model (graph stores)
-               embeddings=None, # embedding model (vector stores)
+               embeddings=None, # embedding model (vector stores; entity names of the graph stores)
                hybrid: bool = False, # Neo4j vector store: vector + full-text search
                settings: Settings | None = None, # Neo4j connection
               ) -> Store:
@@ -345,15 +424,21 @@ def make_store(kind: str, # one of `STORE_KINDS`
     return STORE_KINDS[kind](namespace, llm, embeddings, hybrid, settings)
 
 # %% ../nbs/lib/stores.ipynb #86d11aa5
-def namespace_for(profile: str, store: str, chunk_ids: list[str]) -> str:
-    "A namespace per profile, store and document set."
-    h = hashlib.sha1("|".join(sorted(chunk_ids)).encode()).hexdigest()[:8]
+def namespace_for(profile: str, # e.g. smoke
+                  store: str, # a `STORE_KINDS` key
+                  chunk_ids: list[str], # the document set
+                  model: str = "", # the extraction model (graph stores hold its triples)
+                 ) -> str:
+    "A namespace per profile, store, document set and model (`neo4j_cypher` shares `neo4j_graph`'s)."
+    store = "neo4j_graph" if store == "neo4j_cypher" else store
+    h = hashlib.sha1("|".join([model, *sorted(chunk_ids)]).encode()).hexdigest()[:8]
     return re.sub(r"\W", "_", f"{profile}_{store}_{h}")[:41]
 
 def build_store(kind: str, chunks: list, llm: LLM, embeddings, namespace: str, hybrid: bool = False,
                 settings: Settings | None = None) -> tuple[Store, float]:
-    "A store of the given kind with `chunks` ingested; returns (store, ingest seconds)."
+    "A store of the given kind holding exactly `chunks` (its namespace cleared first); returns (store, ingest seconds)."
     t0 = time.perf_counter()
     s = make_store(kind, namespace, llm, embeddings, hybrid, settings)
+    s.clear()  # an earlier run's data (another extraction prompt, say) never mixes in
     s.ingest(chunks)
     return s, time.perf_counter() - t0
