@@ -5,8 +5,10 @@
 # %% ../nbs/lib/knowledge.ipynb #2edc0863
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import re
 import time
 from importlib import metadata, resources
 from pathlib import Path
@@ -23,9 +25,10 @@ from .config import InputError
 
 # %% auto #0
 __all__ = ['LESION_QUERIES', 'EXPERT_QUESTIONS', 'RETRIEVAL_QUESTIONS', 'BODY_SELECTORS', 'DROP_SELECTORS', 'PAPER_CHUNKING',
-           'DEFAULT_CHUNKING', 'CONFIGS', 'SOURCE_OF', 'Document', 'load_bundled_corpus', 'gold_facts', 'Fetcher',
-           'wikipedia_search', 'article_text', 'radiopaedia_search', 'gather_corpus', 'Chunk', 'token_counter',
-           'chunk_documents', 'rank_documents', 'config_documents']
+           'DEFAULT_CHUNKING', 'CONFIGS', 'SOURCE_OF', 'Document', 'load_bundled_corpus', 'gold_facts', 'corpus_terms',
+           'normalise_spelling', 'fact_variants', 'about_lesion', 'Fetcher', 'wikipedia_search', 'article_text',
+           'radiopaedia_search', 'gather_corpus', 'Chunk', 'token_counter', 'chunk_documents', 'rank_documents',
+           'search_order', 'config_documents']
 
 # %% ../nbs/lib/knowledge.ipynb #406d8b0f
 class Document(BaseModel):
@@ -72,6 +75,28 @@ def gold_facts(docs: list[Document], # corpus
               ) -> set[str]:
     "Union of the key facts of `lesion`'s documents in the given categories."
     return {f.lower() for d in docs if d.lesion == lesion for c in categories for f in d.facts.get(c, [])}
+
+@functools.cache
+def corpus_terms() -> dict:
+    "The corpus's search orders, document subjects, spellings and synonyms (corpus.yaml, without the documents)."
+    raw = yaml.safe_load(resources.files("dallm").joinpath("data/corpus.yaml").read_text(encoding="utf-8"))
+    return {k: raw.get(k) or {} for k in ("search_order", "subjects", "spelling", "synonyms")}
+
+def normalise_spelling(text: str, spelling: dict[str, str] | None = None) -> str:
+    "Lower case, British spellings read as American (corpus.yaml `spelling`), whitespace collapsed."
+    t = " ".join(text.lower().split())
+    for uk, us in (spelling if spelling is not None else corpus_terms()["spelling"]).items(): t = t.replace(uk, us)
+    return t
+
+def fact_variants(fact: str, terms: dict | None = None) -> set[str]:
+    "A gold fact and its listed synonyms, spelling-normalised."
+    terms = terms or corpus_terms()
+    return {normalise_spelling(v, terms["spelling"]) for v in [fact, *terms["synonyms"].get(fact.lower(), [])]}
+
+def about_lesion(title: str, lesion: str, terms: dict | None = None) -> bool:
+    "Whether a document is about the lesion, judged from its own title (corpus.yaml `subjects`)."
+    pat = (terms or corpus_terms())["subjects"].get(lesion)
+    return bool(pat and re.search(pat, normalise_spelling(title), re.I))
 
 # %% ../nbs/lib/knowledge.ipynb #5f08d976
 class Fetcher:
@@ -239,15 +264,32 @@ CONFIGS = {"a_all_wikipedia": ("wikipedia", None), "b_all_radiopaedia": ("radiop
 SOURCE_OF = {"wikipedia": "wikipedia", "bundled-general": "wikipedia", "radiopaedia": "radiopaedia", "bundled-radiology": "radiopaedia"}
 
 def rank_documents(docs: list[Document], query: str, embeddings) -> list[Document]:
-    "Documents in search order for `query`: MiniLM similarity of the query to title + opening text."
+    "Documents re-ranked for `query`: MiniLM similarity of the query to title + opening text (the `rerank` option)."
     E = np.asarray(embeddings.embed_documents([f"{d.title}. {d.text[:500]}" for d in docs]))
     q = np.asarray(embeddings.embed_query(query))
     return [docs[i] for i in np.argsort(-(E @ q), kind="stable")]
 
-def config_documents(docs: list[Document], config: str, lesion: str, embeddings) -> list[Document]:
+def search_order(docs: list[Document], source: str, lesion: str) -> list[Document]:
+    "A source's own result order for a lesion's query: stated for the bundled corpus, as fetched for online documents."
+    stated = corpus_terms()["search_order"].get(source, {}).get(lesion, [])
+    online = [d for d in docs if not d.source.startswith("bundled") and d.lesion == lesion]
+    bundled = sorted((d for d in docs if d.source.startswith("bundled")),
+                     key=lambda d: stated.index(d.id) if d.id in stated else len(stated))
+    return online + bundled
+
+# %% ../nbs/lib/knowledge.ipynb #8385f08c
+def config_documents(docs: list[Document], # the corpus
+                     config: str, # a `CONFIGS` key
+                     lesion: str, # snake-case lesion
+                     embeddings=None, # needed only with rerank=True
+                     rerank: bool = False, # order by MiniLM similarity instead of the source's own order
+                    ) -> list[Document]:
     "The documents a configuration ingests for one lesion's query."
     if config not in CONFIGS: raise InputError(f"unknown configuration {config!r}; use one of {list(CONFIGS)}")
     src, top = CONFIGS[config]
     pool = [d for d in docs if src == "both" or SOURCE_OF.get(d.source) == src]
     if top is None: return pool
-    return rank_documents(pool, LESION_QUERIES[lesion], embeddings)[:top]
+    if rerank:
+        if embeddings is None: raise InputError("config_documents(rerank=True) needs embeddings")
+        return rank_documents(pool, LESION_QUERIES[lesion], embeddings)[:top]
+    return search_order(pool, src, lesion)[:top]

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 from .config import InputError, Settings
-from .knowledge import LESION_QUERIES, RETRIEVAL_QUESTIONS, Chunk, Document, config_documents, gold_facts
+from .knowledge import (LESION_QUERIES, RETRIEVAL_QUESTIONS, Chunk, Document, about_lesion, config_documents, corpus_terms,
+                             fact_variants, gold_facts, normalise_spelling)
 from .llm import LLM
 from .stores import Answer, build_store, namespace_for
 
@@ -24,11 +25,17 @@ _STOP = set("the a an of and or to in on for with is are be by as at from that t
 def _words(text: str) -> set[str]:
     return {w for w in re.findall(r"[a-z][a-z0-9-]+", text.lower()) if w not in _STOP and len(w) > 2}
 
-def fact_recall(text: str, facts: set[str]) -> float:
-    "Share of `facts` (phrases) present in `text` (case-insensitive); NaN without facts."
-    if not facts: return np.nan
-    t = text.lower()
-    return float(np.mean([f in t for f in facts]))
+def fact_recall(text: str, # an answer or a retrieved context
+                facts: set[str], # gold key facts
+                question: str = "", # facts the question contains do not count
+                terms: dict | None = None, # corpus.yaml spelling and synonyms (default: the bundled corpus's)
+               ) -> float:
+    "Share of `facts` present in `text` (spelling-normalised, synonyms accepted); NaN when no fact is left to find."
+    terms = terms or corpus_terms()
+    t, q = normalise_spelling(text, terms["spelling"]), normalise_spelling(question, terms["spelling"])
+    left = [f for f in facts if not any(v in q for v in fact_variants(f, terms))] if q else list(facts)
+    if not left: return np.nan
+    return float(np.mean([any(v in t for v in fact_variants(f, terms)) for f in left]))
 
 def supported_share(answer: str, context: str, threshold: float = 0.6) -> float:
     "Share of the answer's sentences whose content words are mostly in the context; NaN for an empty answer."
@@ -42,74 +49,97 @@ def is_refusal(answer: str) -> bool:
     a = answer.strip().lower()
     return not a or bool(re.search(r"i (?:don't|do not|cannot|can't) (?:know|answer|find)|not (?:in|provided in) the context|no information", a))
 
-def off_target(provenance: list[dict], lesion: str, chunk_lesion: dict[str, str | None]) -> float:
-    "Share of retrieved chunks about another condition (NaN when the store reports no chunk ids)."
-    ids = [p["chunk_id"] for p in provenance if p.get("chunk_id")]
-    if not ids: return np.nan
-    return float(np.mean([chunk_lesion.get(i) != lesion for i in ids]))
+def off_target(provenance: list[dict], # the answer's chunks (chunk_id, title)
+               lesion: str, # the lesion asked about
+               titles: dict[str, str] | None = None, # chunk id -> document title, for provenance without titles
+              ) -> float:
+    "Share of retrieved chunks whose document is not about the lesion, from the document's own title (NaN without chunks)."
+    got = [p.get("title") or (titles or {}).get(p["chunk_id"], "") for p in provenance if p.get("chunk_id")]
+    if not got: return np.nan
+    return float(np.mean([not about_lesion(t, lesion) for t in got]))
 
 # %% ../nbs/02_retrieval_compare.ipynb #c1f05900
-def _score(a: Answer, docs: list[Document], lesion: str, cats, chunk_lesion: dict) -> dict:
-    "The measured columns of one answer."
+def _score(a: Answer, docs: list[Document], lesion: str, cats, titles: dict) -> dict:
+    "The measured columns of one answer (a failed answer scores 0 recall and 0 support)."
     facts = gold_facts(docs, lesion, cats)
-    return {"status": "failed" if a.error else "ok", "error": a.error, "answer": a.text, "seconds": a.seconds,
-            "context_recall": fact_recall(a.context, facts), "answer_recall": fact_recall(a.text, facts),
-            "supported": supported_share(a.text, a.context), "refusal": is_refusal(a.text),
-            "off_target": off_target(a.provenance, lesion, chunk_lesion),
-            "provenance": "; ".join(p.get("chunk_id") or p.get("cypher", "") for p in a.provenance)}
+    rec = {"status": "failed" if a.error else "ok", "error": a.error, "answer": a.text, "seconds": a.seconds,
+           "context_recall": fact_recall(a.context, facts, a.question), "answer_recall": fact_recall(a.text, facts, a.question),
+           "supported": supported_share(a.text, a.context), "refusal": is_refusal(a.text),
+           "off_target": off_target(a.provenance, lesion, titles), "attempts": a.meta.get("attempts", np.nan),
+           "seeds": "; ".join(a.meta.get("seeds", [])),
+           "provenance": "; ".join(p.get("chunk_id", "") for p in a.provenance) or
+                         " || ".join(t["cypher"] for t in a.meta.get("cypher", []))}
+    if a.error:  # 0, not dropped; a recall with no fact left to find stays NaN
+        rec.update({c: 0.0 if c == "supported" or not np.isnan(rec[c]) else np.nan for c in ("context_recall", "answer_recall", "supported")})
+    return rec
 
+def _plan(lesions, configs, stores, llms, scope) -> list[tuple]:
+    "(model, lesion, config, store) to run: every combination for the first model, `scope` for the others."
+    out = []
+    for i, m in enumerate(llms):
+        cs = configs if i == 0 or not scope.get("configs") else [c for c in configs if c in scope["configs"]]
+        ss = stores if i == 0 or not scope.get("stores") else [s for s in stores if s in scope["stores"]]
+        out += [(m, l, c, s) for l in lesions for c in cs for s in ss]
+    return out
+
+# %% ../nbs/02_retrieval_compare.ipynb #585585e5
 def run_experiment2(docs: list[Document], # the corpus (from 00_ingest)
                     chunks: list[Chunk], # its chunks (from 00_ingest)
-                    lesions: list[str], configs: list[str], stores: list[str], llm: LLM, embeddings,
-                    profile: str = "smoke", k: int = 4, hybrid: bool = False, settings: Settings | None = None,
+                    lesions: list[str], configs: list[str], stores: list[str],
+                    llms: dict[str, LLM], # name -> model, in Table 3's order
+                    embeddings, profile: str = "smoke", k: int = 4, hybrid: bool = False, settings: Settings | None = None,
+                    scope: dict | None = None, # the models after the first run only these configs / stores
+                    rerank: bool = False, # top-1 by MiniLM re-ranking
                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    "All answers (one row per lesion, configuration, store, question) and the store build log."
+    "All answers (one row per model, lesion, configuration, store, question) and the store build log."
     bad = set(lesions) - set(LESION_QUERIES)
     if bad: raise InputError(f"lesions: unknown {sorted(bad)}; use {list(LESION_QUERIES)}")
-    chunk_lesion, built, rows, log = {c.id: c.lesion for c in chunks}, {}, [], []
-    for l, c, s in tqdm([(l, c, s) for l in lesions for c in configs for s in stores], desc="experiment 2"):
-        cd = config_documents(docs, c, l, embeddings)
+    titles, built, rows, log = {c.id: c.title for c in chunks}, {}, [], []
+    for m, l, c, s in tqdm(_plan(lesions, configs, stores, list(llms), scope or {}), desc="experiment 2"):
+        cd = config_documents(docs, c, l, embeddings, rerank)
         ids = {d.id for d in cd}
         cc = [ch for ch in chunks if ch.doc_id in ids]
-        ns = namespace_for(profile, s, [ch.id for ch in cc])
-        if ns not in built:
-            try: built[ns] = (*build_store(s, cc, llm, embeddings, ns, hybrid, settings), "")
-            except InputError as e: built[ns] = (None, np.nan, str(e))  # e.g. Neo4j unreachable: the others go on
-            log.append({"store": s, "namespace": ns, "documents": len(cd), "chunks": len(cc), "ingest_s": built[ns][1],
-                        "status": "ok" if built[ns][0] else "not run", "reason": built[ns][2]})
-        store, _, why = built[ns]
+        ns = namespace_for(profile, s, [ch.id for ch in cc], m if s in ("networkx", "neo4j_graph", "neo4j_cypher") else "")
+        if (s, ns) not in built:
+            try: built[s, ns] = (*build_store(s, cc, llms[m], embeddings, ns, hybrid, settings), "")
+            except InputError as e: built[s, ns] = (None, np.nan, str(e))  # e.g. Neo4j unreachable: the others go on
+            log.append({"llm": m, "store": s, "config": c, "namespace": ns, "documents": len(cd), "chunks": len(cc),
+                        "ingest_s": built[s, ns][1], "status": "ok" if built[s, ns][0] else "not run", "reason": built[s, ns][2]})
+        store, _, why = built[s, ns]
         for qid, tmpl, cats in RETRIEVAL_QUESTIONS:
             q = tmpl.format(lesion=LESION_QUERIES[l])
-            base = {"lesion": l, "config": c, "store": s, "question_id": qid, "question": q,
+            base = {"llm": m, "lesion": l, "config": c, "store": s, "question_id": qid, "question": q,
                     "documents": "; ".join(d.title for d in cd)}
             if store is None: rows.append({**base, "status": "not run", "error": why}); continue
-            rows.append({**base, **_score(store.answer(q, llm, k), docs, l, cats, chunk_lesion)})
+            rows.append({**base, **_score(store.answer(q, llms[m], k), docs, l, cats, titles)})
     return pd.DataFrame(rows), pd.DataFrame(log)
 
 # %% ../nbs/02_retrieval_compare.ipynb #37a37f22
 def retrieval_metrics(answers: pd.DataFrame, build_log: pd.DataFrame) -> pd.DataFrame:
-    "Per store and configuration: fact recall (context, answer), supported share, refusal and off-target rates, failures, ingest seconds, latency p50/p95."
+    "Per model, store and configuration: fact recall (context, answer), supported share, refusal and off-target rates, failures, retries, ingest seconds, latency p50/p95."
     rows = []
-    for (s, c), g in answers.groupby(["store", "config"], sort=False):
-        ok = g[g["status"] != "not run"]
-        ing = build_log[build_log["store"] == s]["ingest_s"]
-        rec = {"store": s, "config": c, "questions": len(g), "status": "not run" if ok.empty else "run"}
-        good = ok[ok["status"] == "ok"]  # failed answers (e.g. invalid Cypher) are counted, not scored
-        if not ok.empty:
-            rec.update({"context_recall": good["context_recall"].mean(), "answer_recall": good["answer_recall"].mean(),
-                        "supported": good["supported"].mean(), "refusal_rate": good["refusal"].mean() if len(good) else np.nan,
-                        "off_target": good["off_target"].mean(), "failed": int((ok["status"] == "failed").sum()),
-                        "ingest_s": ing.mean(), "p50_s": ok["seconds"].quantile(0.5), "p95_s": ok["seconds"].quantile(0.95)})
+    for (m, s, c), g in answers.groupby(["llm", "store", "config"], sort=False):
+        ran = g[g["status"] != "not run"]  # failed answers stay in: they scored 0
+        ing = build_log[(build_log["store"] == s) & (build_log["config"] == c) & (build_log["llm"] == m)]["ingest_s"]
+        rec = {"llm": m, "store": s, "config": c, "questions": len(g), "status": "not run" if ran.empty else "run"}
+        if not ran.empty:
+            ok = ran[ran["status"] == "ok"]
+            rec.update({"context_recall": ran["context_recall"].mean(), "answer_recall": ran["answer_recall"].mean(),
+                        "supported": ran["supported"].mean(), "refusal_rate": ok["refusal"].mean() if len(ok) else np.nan,
+                        "off_target": ran["off_target"].mean(), "failed": int((ran["status"] == "failed").sum()),
+                        "failure_rate": float((ran["status"] == "failed").mean()),
+                        "retried": int((ran["attempts"] > 1).sum()) if "attempts" in ran else 0,
+                        "ingest_s": ing.sum(), "p50_s": ran["seconds"].quantile(0.5), "p95_s": ran["seconds"].quantile(0.95)})
         else: rec["reason"] = g["error"].iloc[0][:160]
         rows.append(rec)
     return pd.DataFrame(rows)
 
 # %% ../nbs/02_retrieval_compare.ipynb #1e2ca837
 def answers_markdown(answers: pd.DataFrame, title: str = "Experiment 2 answers") -> str:
-    "Markdown with each question's answers per store, grouped by lesion and configuration."
+    "Markdown with each question's answers per store, grouped by model, lesion and configuration."
     out = [f"# {title}\n"]
-    for (l, c), g in answers.groupby(["lesion", "config"], sort=False):
-        out.append(f"\n## {l}, configuration {c}\n\nDocuments: {g['documents'].iloc[0]}\n")
+    for (m, l, c), g in answers.groupby(["llm", "lesion", "config"], sort=False):
+        out.append(f"\n## {m}: {l}, configuration {c}\n\nDocuments: {g['documents'].iloc[0]}\n")
         for s, gs in g.groupby("store", sort=False):
             out.append(f"\n### {s}\n\n| question | answer |\n|---|---|")
             for r in gs.itertuples():
