@@ -28,15 +28,15 @@ from tqdm.auto import tqdm
 
 from .cohort import LABEL_COLS, LESIONS, VITALS, split_paper
 from .config import InputError
-from .stats import bootstrap_ci, corrected_ttest, delong_test
+from .stats import bootstrap_ci, bootstrap_diff, corrected_ttest, delong_test, holm
 
 # %% auto #0
-__all__ = ['LESION_KEYS', 'KEYWORD_TERMS', 'PAPER_PARAMS', 'MODEL_NAMES', 'LEARNERS', 'PAPER_TABLE4', 'RATING_COLUMNS',
-           'augmented_coverage', 'load_augmented', 'original_features', 'keyword_features', 'check_features', 'Learner',
-           'MultiLabelModel', 'paper_rows', 'paper_splits', 'clean_splits', 'multilabel_metrics', 'paper_metrics',
-           'CVResult', 'cross_validate', 'run_grid', 'predictions_frame', 'n_relevant', 'score', 'table4',
-           'per_lesion_table', 'summary_text', 'lesion_importance', 'n_relevant_table', 'plot_top_features',
-           'example_ratings', 'read_ratings', 'ratings_correlation']
+__all__ = ['LESION_KEYS', 'KEYWORD_TERMS', 'TRAIN_AUGMENT', 'PAPER_PARAMS', 'MODEL_NAMES', 'LEARNERS', 'PAPER_TABLE4',
+           'RATING_COLUMNS', 'augmented_coverage', 'load_augmented', 'original_features', 'keyword_features',
+           'check_features', 'Learner', 'noisy_copies', 'MultiLabelModel', 'paper_rows', 'paper_splits', 'clean_splits',
+           'multilabel_metrics', 'paper_metrics', 'CVResult', 'cross_validate', 'run_grid', 'predictions_frame',
+           'n_relevant', 'score', 'table4', 'tabnet_note', 'per_lesion_table', 'summary_text', 'lesion_importance',
+           'n_relevant_table', 'plot_top_features', 'example_ratings', 'read_ratings', 'ratings_correlation']
 
 # %% ../nbs/04_evaluate.ipynb #68ad95e7
 def _augmented_tables(folder: Path | str):
@@ -116,6 +116,9 @@ def check_features(X: pd.DataFrame, # candidate feature table (index or column r
     if empty: raise InputError(f"{source}: column(s) {empty[:5]} have no value at all")
     return X.astype(float).loc[ids]
 
+# %% ../nbs/04_evaluate.ipynb #43a3b7d8
+TRAIN_AUGMENT = {"original_smote": "smote", "original_noise": "noise"}  # feature set -> augmentation of its training rows
+
 # %% ../nbs/04_evaluate.ipynb #c237afd6
 PAPER_PARAMS = {
     "decision_tree": {"max_depth": 10},
@@ -145,24 +148,30 @@ def _sk_proba(model, X):
 
 # %% ../nbs/04_evaluate.ipynb #26688d7f
 def _fit_tabnet(X, Y, hp, m, groups):
-    "TabNet multi-task; clean protocol: early stopping on a validation split of training patients."
+    "TabNet multi-task. Clean: early stopping on training patients, every row used. Authors': library defaults, no eval set."
     import torch
     from pytorch_tabnet.multitask import TabNetMultiTaskClassifier
-    lr, bs = hp.pop("lr", 0.02), hp.pop("batch_size", 1024)
-    model = TabNetMultiTaskClassifier(seed=m.seed, verbose=0, optimizer_params={"lr": lr}, device_name="cpu", **hp)
-    kw = dict(max_epochs=m.tabnet_max_epochs, batch_size=bs, virtual_batch_size=min(128, bs), drop_last=False)
-    if m.tabnet_valid and groups is not None and len(np.unique(groups)) > 5:
-        tr, va = next(GroupShuffleSplit(1, test_size=0.15, random_state=m.seed).split(X, Y, groups))
-        if all(len(np.unique(Y[va, j])) == 2 for j in range(Y.shape[1])):
-            kw.update(eval_set=[(X[va], Y[va])], eval_metric=["logloss"], patience=m.tabnet_patience)
-            X, Y = X[tr], Y[tr]
-    if "eval_set" not in kw: kw["patience"] = 0  # the authors' setting: no validation set, all epochs
+    if m.tabnet_authors:  # as the authors called it: defaults (batch 1024, drop_last=True), no eval set
+        model, bs, drop = TabNetMultiTaskClassifier(seed=m.seed, verbose=0, device_name="cpu"), 1024, True
+        kw = dict(max_epochs=m.tabnet_max_epochs, patience=100)
+    else:
+        lr, bs = hp.pop("lr", 0.02), hp.pop("batch_size", 1024)
+        model, drop = TabNetMultiTaskClassifier(seed=m.seed, verbose=0, optimizer_params={"lr": lr}, device_name="cpu", **hp), False
+        kw = dict(max_epochs=m.tabnet_max_epochs, batch_size=bs, virtual_batch_size=min(128, bs), drop_last=False)
+        if m.tabnet_valid and groups is not None and len(np.unique(groups)) > 5:
+            tr, va = next(GroupShuffleSplit(1, test_size=0.15, random_state=m.seed).split(X, Y, groups))
+            if all(len(np.unique(Y[va, j])) == 2 for j in range(Y.shape[1])):
+                kw.update(eval_set=[(X[va], Y[va])], eval_metric=["logloss"], patience=m.tabnet_patience)
+                X, Y = X[tr], Y[tr]
+        if "eval_set" not in kw: kw["patience"] = 0  # no validation set: all epochs
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):  # TabNet prints even at verbose=0
         warnings.simplefilter("ignore")
         torch.set_num_threads(m.n_jobs)
         model.fit(X.astype(np.float32), Y.astype(int), **kw)
     try: m.epochs = len(model.history["loss"])
     except Exception: m.epochs = None
+    per_epoch = len(X) // bs if drop else -(-len(X) // bs)   # batches per epoch: drop_last=True drops the partial batch
+    m.steps = (m.epochs or 0) * per_epoch
     return model
 
 # %% ../nbs/04_evaluate.ipynb #aa23bae7
@@ -183,6 +192,27 @@ LEARNERS = {
                       lambda f: f.feature_importances_, False),
 }
 
+# %% ../nbs/04_evaluate.ipynb #a17c33df
+def noisy_copies(X: np.ndarray, Y: np.ndarray, groups: np.ndarray | None, seed: int = 0, sd: float = 0.1
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    "Training rows plus one copy with Gaussian noise (σ = sd × each column's SD); labels and patients repeated."
+    rng = np.random.default_rng(seed)
+    noisy = X + rng.normal(size=X.shape) * (sd * X.std(0))
+    return (np.vstack([X, noisy]), np.concatenate([Y, Y]), None if groups is None else np.concatenate([groups, groups]))
+
+class _PerLesionSmote:
+    "One model per lesion, each fitted on SMOTE-oversampled training rows (imbalanced-learn)."
+    def __init__(self, m, X, Y, hp, groups):
+        from imblearn.over_sampling import SMOTE
+        self.learner, self.models = m.learner, []
+        for j in range(Y.shape[1]):
+            y, minority = Y[:, j], int(min(Y[:, j].sum(), len(Y) - Y[:, j].sum()))
+            if minority >= 2: Xs, ys = SMOTE(k_neighbors=min(5, minority - 1), random_state=m.seed).fit_resample(X, y)
+            else: Xs, ys = X, y; m.events.append(f"lesion {j}: {minority} minority row(s), fitted without SMOTE")
+            self.models.append(self.learner.fit(Xs, ys if self.learner.multi_output else ys[:, None], dict(hp), m, None))
+    def proba(self, X): return np.column_stack([self.learner.proba(f, X)[:, 0] for f in self.models])
+    def importance(self): return np.mean([self.learner.importance(f) for f in self.models], axis=0)
+
 # %% ../nbs/04_evaluate.ipynb #7413b901
 class MultiLabelModel:
     "One downstream model for a multi-label target, with fold-internal median imputation."
@@ -191,13 +221,18 @@ class MultiLabelModel:
                  seed: int = 0,
                  tabnet_max_epochs: int = 1000, tabnet_patience: int = 100,
                  tabnet_valid: bool = True, # clean: early stopping on a validation split of training patients
-                 n_jobs: int = 2):
+                 n_jobs: int = 2,
+                 augment: str = "", # training rows: "" | "smote" (per lesion, imbalanced-learn) | "noise" (Gaussian copies)
+                 tabnet_authors: bool = False, # TabNet as the authors called it (library defaults, no eval set)
+                ):
         if name not in LEARNERS: raise InputError(f"unknown model '{name}'; use one of {list(LEARNERS)}")
         if params not in ("paper", "defaults"): raise InputError(f"params must be 'paper' or 'defaults', not {params!r}")
         self.name, self.params, self.seed, self.n_jobs, self.learner = name, params, seed, n_jobs, LEARNERS[name]
         self.tabnet_max_epochs, self.tabnet_patience, self.tabnet_valid = tabnet_max_epochs, tabnet_patience, tabnet_valid
+        if augment not in ("", "smote", "noise"): raise InputError(f"augment {augment!r}: use '', 'smote' or 'noise'")
+        self.augment, self.tabnet_authors = augment, tabnet_authors
         self.events: list[str] = []
-        self.epochs = None
+        self.epochs, self.steps = None, None
 
     def fit(self, X: np.ndarray, Y: np.ndarray, groups: np.ndarray | None = None) -> "MultiLabelModel":
         "Fit on the lesions with both classes in `Y`; the others are predicted at their training prevalence."
@@ -212,20 +247,23 @@ class MultiLabelModel:
         Ya = Y[:, self.active]
         if Ya.shape[1] == 1 and self.learner.multi_output: Ya = Ya.ravel()  # one lesion: a binary model
         hp = dict(PAPER_PARAMS[self.name]) if self.params == "paper" else {}
-        self.model = self.learner.fit(X, Ya, hp, self, groups)
+        if self.augment == "noise": X, Ya, groups = noisy_copies(X, Ya, groups, self.seed)
+        if self.augment == "smote": self.model = _PerLesionSmote(self, X, Ya.reshape(len(X), -1), hp, groups)
+        else: self.model = self.learner.fit(X, Ya, hp, self, groups)
         return self
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         "Probability of each lesion, shape (n, 5)."
         X = self.imputer.transform(X)
         P = np.tile(self.prev, (len(X), 1)).astype(float)
-        if self.model is not None: P[:, self.active] = self.learner.proba(self.model, X)
+        if isinstance(self.model, _PerLesionSmote): P[:, self.active] = self.model.proba(X)
+        elif self.model is not None: P[:, self.active] = self.learner.proba(self.model, X)
         return P
 
     def importances(self) -> np.ndarray:
         "Built-in importances, normalised to sum 1: impurity (trees, forest), gain (XGBoost, mean over lesions), attention masks (TabNet)."
         if self.model is None: return np.zeros(len(self.imputer.statistics_))
-        imp = np.asarray(self.learner.importance(self.model), float)
+        imp = np.asarray(self.model.importance() if isinstance(self.model, _PerLesionSmote) else self.learner.importance(self.model), float)
         s = imp.sum()
         return imp / s if s > 0 else imp
 
@@ -298,37 +336,42 @@ class CVResult:
     events: list[str]
     seconds: float
     epochs: list
+    steps: list = None           # TabNet gradient steps per fit
 
-def _fit_split(Xa, Y, groups, split, model, params, seed, tabnet_max_epochs, protocol, threads):
+def _fit_split(Xa, Y, groups, split, model, params, seed, tabnet_max_epochs, protocol, threads, augment="", tabnet_authors=False):
     r, k, tr, te = split
     if model == "tabnet":
         import torch; torch.set_num_threads(threads)
     m = MultiLabelModel(model, params, seed + r, tabnet_max_epochs=tabnet_max_epochs, tabnet_valid=(protocol == "clean"),
-                        n_jobs=threads)
+                        n_jobs=threads, augment=augment, tabnet_authors=tabnet_authors)
     m.fit(Xa[tr], Y[tr], groups[tr])
     P = m.predict_proba(Xa[te])
     return (pd.DataFrame(P, columns=LESION_KEYS).assign(repeat=r, fold=k, pos=te), m.importances(),
-            [f"repeat {r} fold {k}: {e}" for e in m.events], getattr(m, "epochs", None))
+            [f"repeat {r} fold {k}: {e}" for e in m.events], getattr(m, "epochs", None), getattr(m, "steps", None))
 
 def cross_validate(X: pd.DataFrame, Y: np.ndarray, groups: np.ndarray, splits: list, model: str, feature_set: str,
                    protocol: str, params: str = "paper", seed: int = 0, tabnet_max_epochs: int = 1000,
                    n_jobs: int = 2, # parallel fits (processes); each fit then uses one thread
+                   augment: str = "", # training-row augmentation (`TRAIN_AUGMENT`)
+                   tabnet_authors: bool = False, # TabNet as the authors called it
                   ) -> CVResult:
     "Fit `model` on every split (in parallel processes); out-of-fold probabilities per reading."
     from joblib import Parallel, delayed
     Xa, t0 = X.to_numpy(float), time.perf_counter()
-    args = (model, params, seed, tabnet_max_epochs, protocol)
+    args, kw = (model, params, seed, tabnet_max_epochs, protocol), {"augment": augment, "tabnet_authors": tabnet_authors}
     if n_jobs > 1 and len(splits) > 1:
-        outs = Parallel(n_jobs=n_jobs)(delayed(_fit_split)(Xa, Y, groups, sp, *args, 1) for sp in splits)
-    else: outs = [_fit_split(Xa, Y, groups, sp, *args, 2) for sp in splits]
+        outs = Parallel(n_jobs=n_jobs)(delayed(_fit_split)(Xa, Y, groups, sp, *args, 1, **kw) for sp in splits)
+    else: outs = [_fit_split(Xa, Y, groups, sp, *args, 2, **kw) for sp in splits]
     return CVResult(feature_set, model, protocol, list(X.columns), pd.concat([o[0] for o in outs], ignore_index=True),
                     np.mean([o[1] for o in outs], axis=0), [e for o in outs for e in o[2]], time.perf_counter() - t0,
-                    [o[3] for o in outs])
+                    [o[3] for o in outs], [o[4] for o in outs])
 
 # %% ../nbs/04_evaluate.ipynb #f18ee971
 def run_grid(fsets: dict[str, pd.DataFrame], df: pd.DataFrame, models: list[str], protocols: list[str],
              params: str = "paper", repeats: int = 10, folds: int = 5, seed: int = 0,
-             tabnet_max_epochs: int = 1000, clean_repeats: int | None = None, n_jobs: int = 2) -> list[CVResult]:
+             tabnet_max_epochs: int = 1000, clean_repeats: int | None = None, n_jobs: int = 2,
+             tabnet_authors: bool = True, # paper protocol: TabNet as the authors called it
+            ) -> list[CVResult]:
     "Cross-validate every (protocol, feature set, model): `repeats` paper splits, `clean_repeats` x `folds` clean folds."
     bad = set(protocols) - {"paper", "clean"}
     if bad: raise InputError(f"protocols: unknown {sorted(bad)}; use 'clean' and/or 'paper'")
@@ -342,7 +385,8 @@ def run_grid(fsets: dict[str, pd.DataFrame], df: pd.DataFrame, models: list[str]
     out = []
     for p, s, m in tqdm(jobs, desc="evaluate", unit="fit-set"):
         X = fsets[s].loc[ids]
-        out.append(cross_validate(X, Y, groups, splits[p], m, s, p, params, seed, tabnet_max_epochs, n_jobs))
+        out.append(cross_validate(X, Y, groups, splits[p], m, s, p, params, seed, tabnet_max_epochs, n_jobs,
+                                  TRAIN_AUGMENT.get(s, ""), tabnet_authors and p == "paper"))
     return out
 
 # %% ../nbs/04_evaluate.ipynb #eb3bbdbf
@@ -383,9 +427,12 @@ def score(results: list[CVResult], df: pd.DataFrame, n_boot: int = 1000, seed: i
             base = by.get((p, "original", m))
             if base is not None and s != "original":
                 P0 = _oof(base, n)
-                rec["p_auroc_delong"] = delong_test(Y[ok].ravel(), P[ok].ravel(), P0[ok].ravel())[2]
+                rec["p_auroc_delong"] = delong_test(Y[ok].ravel(), P[ok].ravel(), P0[ok].ravel())[2]  # readings as independent
+                rec["d_auroc"], rec["d_auroc_lo"], rec["d_auroc_hi"], rec["p_auroc"] = bootstrap_diff(
+                    Y[ok], P[ok], P0[ok], groups[ok], "auroc", n_boot, seed)  # clustered by patient
                 for j, l in enumerate(LESION_KEYS):
-                    rec[f"p_auroc_{l}"] = delong_test(Y[ok, j], P[ok, j], P0[ok, j])[2]
+                    rec[f"p_auroc_{l}"] = bootstrap_diff(Y[ok, j], P[ok, j], P0[ok, j], groups[ok], "auroc", n_boot, seed)[3]
+                for l, ph in zip(LESION_KEYS, holm([rec[f"p_auroc_{l}"] for l in LESION_KEYS])): rec[f"p_holm_{l}"] = ph
                 f = lambda res: {(rr, k): f1_score(Y[g["pos"].to_numpy()].ravel(), (g[LESION_KEYS].to_numpy() >= 0.5).ravel().astype(int), zero_division=0)
                                  for (rr, k), g in res.preds.groupby(["repeat", "fold"])}
                 f1s, f1b = f(r), f(base)
@@ -423,8 +470,8 @@ def table4(scores: pd.DataFrame, protocol: str = "clean") -> pd.DataFrame:
     if protocol == "clean":
         cols += ["precision", "f1", "recall"]
         s["auroc_95ci"] = [f"{lo:.3f}-{hi:.3f}" for lo, hi in zip(s["auroc_lo"], s["auroc_hi"])]
-        s["p_value"] = s.get("p_auroc_delong")
-        cols += ["auroc_95ci", "p_value", "p_f1_ttest"]
+        s["p_value"] = s.get("p_auroc")  # clustered bootstrap of the AUROC difference over patients
+        cols += ["auroc_95ci", "d_auroc", "p_value", "p_auroc_delong", "p_f1_ttest"]
     cols += ["n_rel"]
     s["paper_set"] = s["feature_set"].str.replace(r"^(clean|paper)_", "", regex=True)  # clean_augmented -> the paper's Augmented
     t = s[[c for c in cols if c in s] + ["paper_set"]].merge(PAPER_TABLE4.add_prefix("paper_").rename(
@@ -433,27 +480,40 @@ def table4(scores: pd.DataFrame, protocol: str = "clean") -> pd.DataFrame:
     t["model"] = t["model"].map(MODEL_NAMES)
     return t.round(4)
 
+# %% ../nbs/04_evaluate.ipynb #228085e7
+def tabnet_note(results: list[CVResult], protocol: str) -> str:
+    "What the table note says about TabNet's training: gradient steps per fit (the authors' call can take none)."
+    steps = [s for r in results if r.model == "tabnet" and r.protocol == protocol for s in (r.steps or []) if s is not None]
+    if not steps: return ""
+    if protocol == "paper":
+        return (f"TabNet as the authors called it (library defaults: batch 1024 with drop_last=True, no eval set): "
+                f"{min(steps)}-{max(steps)} gradient steps per fit" +
+                (", so it never trained: its rows are an untrained network's." if max(steps) == 0 else "."))
+    return f"TabNet (dallm: every row used, drop_last=False): {min(steps)}-{max(steps)} gradient steps per fit."
+
 # %% ../nbs/04_evaluate.ipynb #4d31f8c5
 def per_lesion_table(scores: pd.DataFrame) -> pd.DataFrame:
-    "AUROC, F1 and the DeLong P-value against Original per lesion (clean protocol), long format."
+    "AUROC, F1 and the P-value against Original per lesion (clean protocol; patient-clustered bootstrap, and Holm-adjusted over the five lesions), long format."
     s = scores[scores["protocol"] == "clean"]
     rows = [{"feature_set": r.feature_set, "model": MODEL_NAMES[r.model], "lesion": LESIONS[l],
              "auroc": getattr(r, f"auroc_{l}"), "f1": getattr(r, f"f1_{l}"),
-             "p_auroc_vs_original": getattr(r, f"p_auroc_{l}", np.nan)} for r in s.itertuples() for l in LESION_KEYS]
+             "p_auroc_vs_original": getattr(r, f"p_auroc_{l}", np.nan), "p_holm": getattr(r, f"p_holm_{l}", np.nan)}
+            for r in s.itertuples() for l in LESION_KEYS]
     return pd.DataFrame(rows).round(4)
 
 # %% ../nbs/04_evaluate.ipynb #77aaaead
 def summary_text(scores: pd.DataFrame, alpha: float = 0.05) -> str:
     "Plain-language summary of the significant differences against Original (clean protocol)."
     s = scores[(scores["protocol"] == "clean") & (scores["feature_set"] != "original")]
-    if s.empty or "p_auroc_delong" not in s: return "No feature set besides Original was evaluated under the clean protocol."
+    if s.empty or "p_auroc" not in s: return "No feature set besides Original was evaluated under the clean protocol."
     base = scores[(scores["protocol"] == "clean") & (scores["feature_set"] == "original")].set_index("model")["auroc"]
     lines = []
     for r in s.itertuples():
         d = r.auroc - base.get(r.model, np.nan)
-        sig = "significantly" if r.p_auroc_delong < alpha else "not significantly"
+        sig = "significantly" if r.p_auroc < alpha else "not significantly"
         lines.append(f"- {r.feature_set} with {MODEL_NAMES[r.model]}: micro AUROC {r.auroc:.3f} vs {base.get(r.model, np.nan):.3f} "
-                     f"for Original ({d:+.3f}), {sig} different (DeLong P = {r.p_auroc_delong:.3g}; F1 corrected t-test P = {r.p_f1_ttest:.3g}).")
+                     f"for Original ({d:+.3f}, 95% CI {r.d_auroc_lo:+.3f} to {r.d_auroc_hi:+.3f}), {sig} different (patient bootstrap P = "
+                     f"{r.p_auroc:.3g}; DeLong P = {r.p_auroc_delong:.3g}; F1 corrected t-test P = {r.p_f1_ttest:.3g}).")
     return "\n".join(lines)
 
 # %% ../nbs/04_evaluate.ipynb #d470788e

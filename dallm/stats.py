@@ -11,7 +11,7 @@ from scipy import stats
 from .config import InputError
 
 # %% auto #0
-__all__ = ['micro_metric', 'bootstrap_ci', 'delong_test', 'corrected_ttest']
+__all__ = ['micro_metric', 'bootstrap_ci', 'bootstrap_diff', 'holm', 'delong_test', 'corrected_ttest']
 
 # %% ../nbs/lib/stats.ipynb #87093a97
 def micro_metric(Y: np.ndarray, P: np.ndarray, metric: str = "auroc", threshold: float = 0.5) -> float:
@@ -41,6 +41,38 @@ def bootstrap_ci(Y: np.ndarray, P: np.ndarray, groups: np.ndarray, metric: str =
         idx = np.concatenate([members[i] for i in rng.integers(0, len(ug), len(ug))])
         vals.append(micro_metric(Y[idx], P[idx], metric))
     return tuple(np.nanpercentile(vals, [100 * alpha / 2, 100 * (1 - alpha / 2)]))
+
+# %% ../nbs/lib/stats.ipynb #7c15c552
+def _patient_members(groups: np.ndarray) -> list[np.ndarray]:
+    ug, inv = np.unique(groups, return_inverse=True)
+    order = np.argsort(inv, kind="stable"); starts = np.searchsorted(inv[order], np.arange(len(ug) + 1))
+    return [order[starts[i]:starts[i + 1]] for i in range(len(ug))]
+
+def bootstrap_diff(Y: np.ndarray, # labels (n,) or (n, L)
+                   P1: np.ndarray, # the model of interest's probabilities
+                   P0: np.ndarray, # the reference's (Original) probabilities, same readings
+                   groups: np.ndarray, # patient id per reading: the resampling unit
+                   metric: str = "auroc", n_boot: int = 1000, seed: int = 0, alpha: float = 0.05,
+                  ) -> tuple[float, float, float, float]:
+    "Patient-clustered bootstrap of metric(P1) - metric(P0): (difference, lo, hi, two-sided P)."
+    members, rng, d = _patient_members(groups), np.random.default_rng(seed), []
+    for _ in range(n_boot):
+        idx = np.concatenate([members[i] for i in rng.integers(0, len(members), len(members))])
+        d.append(micro_metric(Y[idx], P1[idx], metric) - micro_metric(Y[idx], P0[idx], metric))
+    d = np.asarray(d)[~np.isnan(d)]
+    obs = micro_metric(Y, P1, metric) - micro_metric(Y, P0, metric)
+    if not len(d): return obs, np.nan, np.nan, np.nan
+    p = min(1.0, 2 * (min((d <= 0).sum(), (d >= 0).sum()) + 1) / (len(d) + 1))
+    lo, hi = np.percentile(d, [100 * alpha / 2, 100 * (1 - alpha / 2)])
+    return float(obs), float(lo), float(hi), float(p)
+
+# %% ../nbs/lib/stats.ipynb #1446a6ff
+def holm(p: np.ndarray | list) -> np.ndarray:
+    "Holm-adjusted P-values (NaN kept where a P-value is missing)."
+    from statsmodels.stats.multitest import multipletests
+    p = np.asarray(p, float); out = np.full(p.shape, np.nan); ok = ~np.isnan(p)
+    if ok.any(): out[ok] = multipletests(p[ok], method="holm")[1]
+    return out
 
 # %% ../nbs/lib/stats.ipynb #4f6b4501
 def delong_test(y: np.ndarray, p1: np.ndarray, p2: np.ndarray) -> tuple[float, float, float]:

@@ -6,8 +6,8 @@ from sklearn.metrics import roc_auc_score
 
 from dallm.cohort import LABEL_COLS
 from dallm.config import InputError
-from dallm.stats import bootstrap_ci, corrected_ttest, delong_test, micro_metric
-from dallm.evaluate import (MultiLabelModel, check_features, clean_splits, example_ratings, keyword_features,
+from dallm.stats import bootstrap_ci, bootstrap_diff, corrected_ttest, delong_test, holm, micro_metric
+from dallm.evaluate import (TRAIN_AUGMENT, MultiLabelModel, check_features, noisy_copies, tabnet_note, clean_splits, example_ratings, keyword_features,
                             lesion_importance, load_augmented, multilabel_metrics, n_relevant, original_features, paper_metrics, paper_rows, paper_splits,
                             read_ratings, run_grid, score, table4)
 
@@ -137,8 +137,69 @@ def test_grid_scores_and_table4(df):
     # the report keywords carry the lesions: clearly better than vitals, significantly so
     assert clean.loc[("keywords", "xgboost"), "auroc"] > clean.loc[("original", "xgboost"), "auroc"] + 0.1
     assert clean.loc[("keywords", "xgboost"), "p_auroc_delong"] < 0.001
+    # clustered bootstrap: no resampled difference at or below 0, so P is its floor 2 / (n_boot + 1)
+    assert clean.loc[("keywords", "xgboost"), "p_auroc"] == pytest.approx(2 / 51) and clean.loc[("keywords", "xgboost"), "d_auroc_lo"] > 0
+    assert all(0 <= clean.loc[("keywords", "xgboost"), f"p_holm_{l}"] <= 1 for l in ["atelectasis", "pulmonary_edema"])
     assert 0.4 < clean.loc[("original", "xgboost"), "auroc"] < 0.75
     t = table4(sc, "clean")
     row = t[(t.feature_set == "original") & (t.model == "XGBoost")].iloc[0]
     assert row["paper_auroc"] == 0.5389 and "auroc_95ci" in t
     assert set(table4(sc, "paper").columns) >= {"accuracy", "auroc", "paper_accuracy"}
+
+
+def test_training_time_baselines_run_in_the_grid(df):
+    X0 = original_features(df)
+    res = run_grid({"original": X0, "original_smote": X0, "original_noise": X0}, df, ["decision_tree"], ["clean"], folds=3)
+    sc = score(res, df, n_boot=30).set_index("feature_set")
+    assert set(sc.index) == {"original", "original_smote", "original_noise"}
+    assert sc.loc["original_smote", "auroc"] != sc.loc["original", "auroc"]  # the training rows really changed
+    assert sc.loc["original_noise", "auroc"] != sc.loc["original", "auroc"]
+    assert set(TRAIN_AUGMENT.values()) == {"smote", "noise"}
+    X, Y, g = noisy_copies(np.ones((4, 2)) * [[1], [2], [3], [4]], np.eye(4, 2), np.arange(4))
+    assert X.shape == (8, 2) and (Y[4:] == Y[:4]).all() and (g[4:] == g[:4]).all()
+    with pytest.raises(InputError, match="augment 'gan'"):
+        MultiLabelModel("xgboost", augment="gan")
+
+
+def test_authors_tabnet_takes_no_gradient_step_below_1024_rows():
+    """pytorch-tabnet 4.x: batch 1024 with drop_last=True gives zero steps on a smaller training set."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 4)); Y = np.column_stack([(X[:, 0] > 0).astype(int)] * 5)  # feature 0 decides every label
+    authors = MultiLabelModel("tabnet", "paper", 0, tabnet_max_epochs=20, tabnet_authors=True).fit(X, Y)
+    ours = MultiLabelModel("tabnet", "paper", 0, tabnet_max_epochs=20, tabnet_valid=False).fit(X, Y)
+    assert authors.steps == 0 and ours.steps == 20  # 400 rows: one (partial) batch of 1024 per epoch, kept
+    auc = lambda m: roc_auc_score(Y[:, 0], m.predict_proba(X)[:, 0])
+    assert auc(ours) > 0.9 and auc(authors) < 0.75, (auc(ours), auc(authors))
+
+
+def test_clustered_bootstrap_and_holm_against_references():
+    rng = np.random.default_rng(1)
+    # coverage: scores N(d*y, 1) have a known AUROC Phi(d / sqrt(2)); the patient-bootstrap 95% CI should cover it ~95%
+    from scipy.stats import norm
+    d, truth, hits = 1.0, norm.cdf(1.0 / np.sqrt(2)), 0
+    for r in range(60):
+        y = rng.integers(0, 2, 300); p = d * y + rng.normal(size=300)
+        lo, hi = bootstrap_ci(y, p, np.arange(300) // 3, n_boot=150, seed=r)
+        hits += lo <= truth <= hi
+    assert 0.85 <= hits / 60 <= 1.0, hits
+    # the difference test agrees with its own interval
+    y = rng.integers(0, 2, 400); g = np.arange(400) // 2
+    good, bad = y + rng.normal(0, 0.6, 400), y + rng.normal(0, 2.0, 400)
+    obs, lo, hi, p = bootstrap_diff(y, good, bad, g, n_boot=400)
+    assert obs > 0 and (p < 0.05) == (lo > 0)
+    np.testing.assert_allclose(holm([0.01, 0.04, 0.03]), [0.03, 0.06, 0.06])
+
+
+def test_delong_against_its_structural_components():
+    """DeLong (1988): the variance from the placement values V10 (positives) and V01 (negatives), computed pairwise here."""
+    from scipy.stats import norm
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 2, 60).astype(bool); p1 = y + rng.normal(0, 1, 60); p2 = y + rng.normal(0, 1.5, 60)
+    psi = lambda a, b: (a > b) + 0.5 * (a == b)
+    V10 = np.array([[np.mean([psi(x, z) for z in p[~y]]) for x in p[y]] for p in (p1, p2)])
+    V01 = np.array([[np.mean([psi(x, z) for x in p[y]]) for z in p[~y]] for p in (p1, p2)])
+    S = np.cov(V10) / y.sum() + np.cov(V01) / (~y).sum()
+    a1, a2 = V10.mean(1)
+    z = (a1 - a2) / np.sqrt(S[0, 0] + S[1, 1] - 2 * S[0, 1])
+    got = delong_test(y, p1, p2)
+    np.testing.assert_allclose(got, (a1, a2, 2 * norm.sf(abs(z))), rtol=1e-10)
