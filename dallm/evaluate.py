@@ -277,12 +277,11 @@ def paper_rows(df: pd.DataFrame, n_no_finding: int = 100, seed: int = 0) -> np.n
     return np.sort(np.concatenate([keep, pick]))
 
 def paper_splits(df: pd.DataFrame, repeats: int = 10, seed: int = 0) -> list[tuple[int, int, np.ndarray, np.ndarray]]:
-    "(repeat, 0, train positions, test positions) for the authors' protocol."
-    rows, out = paper_rows(df, seed=seed), []
-    for r in range(repeats):
-        lab = split_paper(len(rows), seed + r)
-        out.append((r, 0, rows[lab == "train"], rows[lab == "test"]))
-    return out
+    "(repeat, 0, train positions, test positions) for the authors' protocol: one fixed split column, the same every repeat."
+    rows = paper_rows(df, seed=seed)
+    lab = split_paper(len(df), seed)[rows]   # the authors' `split` column: random by row over all readings (70/15/15)
+    tr, te = rows[lab == "train"], rows[lab == "test"]   # val rows are not used (no eval set)
+    return [(r, 0, tr, te) for r in range(repeats)]   # repeats change the model seed only
 
 def clean_splits(Y: np.ndarray, groups: np.ndarray, folds: int = 5, repeats: int = 1, seed: int = 0
                 ) -> list[tuple[int, int, np.ndarray, np.ndarray]]:
@@ -371,6 +370,7 @@ def run_grid(fsets: dict[str, pd.DataFrame], df: pd.DataFrame, models: list[str]
              params: str = "paper", repeats: int = 10, folds: int = 5, seed: int = 0,
              tabnet_max_epochs: int = 1000, clean_repeats: int | None = None, n_jobs: int = 2,
              tabnet_authors: bool = True, # paper protocol: TabNet as the authors called it
+             paper_params: str | None = None, # hyper-parameters of the paper protocol (None: `params`)
             ) -> list[CVResult]:
     "Cross-validate every (protocol, feature set, model): `repeats` paper splits, `clean_repeats` x `folds` clean folds."
     bad = set(protocols) - {"paper", "clean"}
@@ -385,7 +385,8 @@ def run_grid(fsets: dict[str, pd.DataFrame], df: pd.DataFrame, models: list[str]
     out = []
     for p, s, m in tqdm(jobs, desc="evaluate", unit="fit-set"):
         X = fsets[s].loc[ids]
-        out.append(cross_validate(X, Y, groups, splits[p], m, s, p, params, seed, tabnet_max_epochs, n_jobs,
+        hp = (paper_params or params) if p == "paper" else params
+        out.append(cross_validate(X, Y, groups, splits[p], m, s, p, hp, seed, tabnet_max_epochs, n_jobs,
                                   TRAIN_AUGMENT.get(s, ""), tabnet_authors and p == "paper"))
     return out
 
