@@ -594,8 +594,9 @@ def example_ratings(features: list[str]) -> pd.DataFrame:
         for f in features:
             own = f.startswith("kw_") and f[3:] in _OWN_TERMS[l]
             score = 1 if f == "dummy" else 5 if own else 2 if f.startswith("kw_") or f in ("age", "gender") else 3
-            rows.append({"feature": f, "lesion": l, "plausibility": score, "relevance": score})
-    return pd.DataFrame(rows, columns=RATING_COLUMNS)
+            rows.append({"feature": f, "lesion": l, "plausibility": score, "relevance": score,
+                         "rater": "EXAMPLE rule of thumb, not a clinician"})
+    return pd.DataFrame(rows, columns=RATING_COLUMNS + ["rater"])
 
 def read_ratings(path: Path | str) -> pd.DataFrame:
     "A ratings CSV, checked against the documented schema."

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from dallm.cohort import (LABEL_COLS, TIDY_COLUMNS, add_splits, conform, keyword_scores, label_text,
-                          paper_clean_report, report_sections, split_clean, split_paper)
+                          paper_clean_report, report_sections, split_paper)
 from dallm.config import InputError
 
 

@@ -7,7 +7,7 @@ from sklearn.metrics import roc_auc_score
 from dallm.cohort import LABEL_COLS
 from dallm.config import InputError
 from dallm.stats import bootstrap_ci, bootstrap_diff, corrected_ttest, delong_test, holm, micro_metric
-from dallm.evaluate import (TRAIN_AUGMENT, MultiLabelModel, check_features, noisy_copies, tabnet_note, clean_splits, example_ratings, keyword_features,
+from dallm.evaluate import (TRAIN_AUGMENT, MultiLabelModel, check_features, noisy_copies, clean_splits, example_ratings, keyword_features,
                             lesion_importance, load_augmented, multilabel_metrics, n_relevant, original_features, paper_metrics, paper_rows, paper_splits,
                             read_ratings, run_grid, score, table4)
 

@@ -1,9 +1,7 @@
 """The LLM layer against real models: SmolLM2 through llama.cpp in process, the same model behind llama.cpp's
 OpenAI-compatible server, a BERT masked LM built from the bundled MiniLM checkpoint and a tiny randomly
 initialised causal LM (transformers). No fakes: the only thing not exercised for real is a remote paid API."""
-import math
 
-import numpy as np
 import pytest
 
 from dallm.config import InputError, get_settings

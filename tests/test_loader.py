@@ -1,7 +1,6 @@
 """The real loader, run on the synthetic raw export, and its errors on bad input."""
 import gzip
 
-import numpy as np
 import pandas as pd
 import pytest
 

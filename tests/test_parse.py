@@ -1,5 +1,4 @@
 """The number parsers against hostile model answers (clean mode) and the authors' first-token rule (paper mode)."""
-import math
 
 import pytest
 

@@ -1,7 +1,6 @@
 """The synthetic cohort against the acceptance targets of shared/reference/cohort.md."""
 import re
 
-import numpy as np
 import pandas as pd
 import pytest
 
