@@ -5,6 +5,7 @@
 # %% ../nbs/lib/llm_registry.ipynb #41eb94fe
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import importlib
 import importlib.metadata
@@ -109,6 +110,13 @@ def assemble_parts(g: dict, # {parts: 'pkg{i}', member: 'path/in/pkg{i:02d}.bin'
     "Concatenate the registry's part packages into `dest` once, checked by size and SHA-256 (stamped beside it)."
     stamp = dest.with_name(dest.name + ".sha256.json")
     if _stamp_ok(dest, stamp, g): return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with open(dest.with_name(dest.name + ".lock"), "w") as lock:  # two processes (parallel notebook tests) build it once
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _stamp_ok(dest, stamp, g): return dest
+        return _assemble(g, dest, stamp, name, hint)
+
+def _assemble(g: dict, dest: Path, stamp: Path, name: str, hint: str) -> Path:
     parts = []
     for i in range(1, int(g["count"]) + 1):
         pkg = g["parts"].format(i=i)
@@ -117,7 +125,6 @@ def assemble_parts(g: dict, # {parts: 'pkg{i}', member: 'path/in/pkg{i:02d}.bin'
             raise LLMUnavailable(f"model '{name}': part package {pkg} is not installed.{hint}") from None
         if not f.is_file(): raise LLMUnavailable(f"model '{name}': {f} missing from package {pkg}.{hint}")
         parts.append(f)
-    dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(dest.name + ".partial")
     with open(tmp, "wb") as out:
         for f in parts:
