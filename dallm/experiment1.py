@@ -22,7 +22,7 @@ from .llm import LLM, LLMUnavailable, LLMCallError, get_llm, ledger_frame, model
 from .parse import paper_first_token, parse_value, parse_vitals, vitals_schema
 
 # %% auto #0
-__all__ = ['PAPER_FEATURE_NAMES', 'PAPER_TEMPLATES', 'GPT_SYSTEM', 'GPT_USER', 'CLEAN_SYSTEM', 'CLEAN_FEATURE_NAMES',
+__all__ = ['PAPER_FEATURE_NAMES', 'PAPER_TEMPLATES', 'GPT_SYSTEM', 'GPT_USER', 'GPT_N', 'CLEAN_SYSTEM', 'CLEAN_FEATURE_NAMES',
            'PAPER_TABLE2', 'PAPER_NAME', 'lesions_text', 'paper_prompt', 'clean_messages', 'clean_masked_prompt',
            'observed_ranges', 'paper_value', 'values_paper', 'values_clean', 'baseline_values', 'value_metrics',
            'table2', 'plot_values', 'run_models']
@@ -37,6 +37,7 @@ PAPER_TEMPLATES = {
 }
 GPT_SYSTEM = "You are a medical expert predicting the possible value of clinical features."
 GPT_USER = "What can be the next word for the following context (please only return one numerical word): {context}"
+GPT_N = 50  # the authors' GPT protocol: one request with n=50 replies, the first inside the range wins
 
 def lesions_text(row: pd.Series) -> str:
     "The positive lesion labels of a reading, or 'No lesion found' (the authors' `{lesions}`)."
@@ -89,8 +90,12 @@ def _paper_accept(text: str, feature: str, rng: tuple[float, float]) -> float | 
     return v if rng[0] < v < rng[1] else None
 
 def paper_value(llm: LLM, row: pd.Series, feature: str, template: str, rng: tuple[float, float],
-                rounds: list[int] = (1, 5, 25, 50), temperature: float = 0.1, seed: int = 0) -> dict:
-    "One paper-mode value: the first qualifying sample over the rounds (or missing)."
+                rounds: list[int] = (1, 5, 25, 50), # local generative models: samples per round
+                temperature: float = 0.1, # the GPT protocol's temperature (the authors set 0.1 there only)
+                seed: int = 0,
+                local_temperature: float = 1.0, # local generative models (the authors' generate() default)
+               ) -> dict:
+    "One paper-mode value: the first qualifying sample (or missing), as the authors asked each kind of model."
     be = llm.spec.backend
     if be == "hf-masked":
         cands = llm.fill_mask(paper_prompt(row, feature, template, masked=True), top_k=100)
@@ -98,24 +103,26 @@ def paper_value(llm: LLM, row: pd.Series, feature: str, template: str, rng: tupl
             if (v := _paper_accept(c, feature, rng)) is not None: return dict(value=v, raw=c, samples=len(cands), reason="")
         return dict(value=np.nan, raw=" ".join(cands[:5]), samples=len(cands), reason="no top-100 filler inside the observed range")
     prompt, used, first = paper_prompt(row, feature, template), 0, ""
-    for k in rounds:
+    plan = [GPT_N] if be == "openai" else rounds   # GPT: one request with n=50; local models: the rounds
+    for k in plan:
         if be == "openai":
-            outs = llm.sample(GPT_USER.format(context=prompt), k, system=GPT_SYSTEM, temperature=temperature, max_tokens=5, seed=seed + used)
-        else: outs = llm.sample(prompt, k, temperature=temperature, max_tokens=5, seed=seed + used)
+            outs = llm.sample(GPT_USER.format(context=prompt), k, system=GPT_SYSTEM, temperature=temperature, max_tokens=5, seed=seed)
+        else: outs = llm.sample(prompt, k, temperature=local_temperature, max_tokens=5, seed=seed + used)
         used += k; first = first or (outs[0] if outs else "")
         for o in outs:
             if (v := _paper_accept(o, feature, rng)) is not None: return dict(value=v, raw=o, samples=used, reason="")
     return dict(value=np.nan, raw=first, samples=used, reason=f"no sample inside the observed range in {used}")
 
 def values_paper(llm: LLM, rows: pd.DataFrame, ranges: dict, templates: list[str] = ("report", "plain"),
-                 rounds: list[int] = (1, 5, 25, 50), temperature: float = 0.1, seed: int = 0) -> pd.DataFrame:
+                 rounds: list[int] = (1, 5, 25, 50), temperature: float = 0.1, seed: int = 0,
+                 local_temperature: float = 1.0) -> pd.DataFrame:
     "Paper-mode values for every reading, template and feature (long format)."
     recs = []
     for _, row in tqdm(rows.iterrows(), total=len(rows), desc=f"{llm.spec.name} paper", leave=False):
         for t in templates:
             for f in VITALS:
                 recs.append(dict(reading_id=row["reading_id"], model=llm.spec.name, mode="paper", template=t, feature=f,
-                                 **paper_value(llm, row, f, t, ranges[f], rounds, temperature, seed)))
+                                 **paper_value(llm, row, f, t, ranges[f], rounds, temperature, seed, local_temperature)))
     return pd.DataFrame(recs)
 
 # %% ../nbs/01_experiment1_mse.ipynb #cc5c71e4
@@ -243,6 +250,7 @@ def run_models(names: list[str], rows: pd.DataFrame, ranges: dict, modes: list[s
                templates: list[str] = ("report", "plain"), rounds: list[int] = (1, 5, 25, 50),
                temperature: float = 0.1, seed: int = 0, settings=None,
                brief: dict[str, int] | None = None, # model name -> ask it about only this many of the readings (slow models)
+               local_temperature: float = 1.0, # paper mode, local generative models
               ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     "Values of every model and mode; returns (values, availability, ledger)."
     bad = set(modes) - {"clean", "paper"}
@@ -255,7 +263,7 @@ def run_models(names: list[str], rows: pd.DataFrame, ranges: dict, modes: list[s
             llm = get_llm(name, settings=settings); llms.append(llm)
             r = rows.head((brief or {}).get(name, len(rows)))
             if "clean" in modes: out.append(values_clean(llm, r, seed))
-            if "paper" in modes: out.append(values_paper(llm, r, ranges, templates, rounds, temperature, seed))
+            if "paper" in modes: out.append(values_paper(llm, r, ranges, templates, rounds, temperature, seed, local_temperature))
         except (LLMUnavailable, LLMCallError) as e:  # e.g. a key refused or an endpoint down mid-run: keep the other models
             avail.loc[avail["name"] == name, ["available", "reason"]] = [False, str(e)]
     values = pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=["reading_id", "model", "mode", "template", "feature", "value"])

@@ -70,3 +70,21 @@ def test_supervised_baseline_learns_when_the_text_carries_the_value(synth799):
     base = baseline_values(df, sample_readings(df, 200, seed=0), seed=0, embed=embed)
     m = value_metrics(base, df).set_index(["model", "feature"])["mse_z"]
     assert m["supervised", "heartrate"] < 0.05 and m["mean", "heartrate"] > 0.5
+
+
+def test_gpt_protocol_is_one_request_with_n50_and_local_models_sample_at_the_default(rows, synth799, tmp_path):
+    """The authors' GPT protocol through an OpenAI-compatible endpoint (llama.cpp's server stands in for OpenAI, which
+    cannot be reached here): 50 replies asked at temperature 0.1, the first inside the range; no rounds."""
+    from dallm.experiment1 import GPT_N, paper_value
+    from dallm.llm import LLM
+    from dallm.llm_cache import LLMCache
+    from dallm.llm_registry import ModelSpec
+    from dallm.llm_server import serve
+    rng = observed_ranges(synth799.tidy)
+    with serve("smollm2", port=0) as srv:
+        gpt = LLM(ModelSpec(name="gpt-stand-in", backend="openai", model="smollm2", base_url=srv.url), LLMCache(tmp_path / "c.sqlite"))
+        v = paper_value(gpt, rows.iloc[0], "heartrate", "report", rng["heartrate"], rounds=[1, 5], temperature=0.1)
+    assert v["samples"] == GPT_N == 50  # one n=50 request, not the local rounds (1 + 5)
+    local = get_llm("smollm2", cache=tmp_path / "l.sqlite")
+    w = paper_value(local, rows.iloc[0], "heartrate", "report", rng["heartrate"], rounds=[1, 2], local_temperature=1.0)
+    assert w["samples"] in (1, 3)  # the rounds, as before
