@@ -16,6 +16,7 @@ from typing import Callable
 
 import matplotlib.pyplot as plt
 import numpy as np
+from fastcore.basics import patch
 import pandas as pd
 from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
 from scipy import stats
@@ -252,20 +253,23 @@ class MultiLabelModel:
         else: self.model = self.learner.fit(X, Ya, hp, self, groups)
         return self
 
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        "Probability of each lesion, shape (n, 5)."
-        X = self.imputer.transform(X)
-        P = np.tile(self.prev, (len(X), 1)).astype(float)
-        if isinstance(self.model, _PerLesionSmote): P[:, self.active] = self.model.proba(X)
-        elif self.model is not None: P[:, self.active] = self.learner.proba(self.model, X)
-        return P
+# %% ../nbs/04_evaluate.ipynb #351b6790
+@patch
+def predict_proba(self: MultiLabelModel, X: np.ndarray) -> np.ndarray:
+    "Probability of each lesion, shape (n, 5)."
+    X = self.imputer.transform(X)
+    P = np.tile(self.prev, (len(X), 1)).astype(float)
+    if isinstance(self.model, _PerLesionSmote): P[:, self.active] = self.model.proba(X)
+    elif self.model is not None: P[:, self.active] = self.learner.proba(self.model, X)
+    return P
 
-    def importances(self) -> np.ndarray:
-        "Built-in importances, normalised to sum 1: impurity (trees, forest), gain (XGBoost, mean over lesions), attention masks (TabNet)."
-        if self.model is None: return np.zeros(len(self.imputer.statistics_))
-        imp = np.asarray(self.model.importance() if isinstance(self.model, _PerLesionSmote) else self.learner.importance(self.model), float)
-        s = imp.sum()
-        return imp / s if s > 0 else imp
+@patch
+def importances(self: MultiLabelModel) -> np.ndarray:
+    "Built-in importances, normalised to sum 1: impurity (trees, forest), gain (XGBoost, mean over lesions), attention masks (TabNet)."
+    if self.model is None: return np.zeros(len(self.imputer.statistics_))
+    imp = np.asarray(self.model.importance() if isinstance(self.model, _PerLesionSmote) else self.learner.importance(self.model), float)
+    s = imp.sum()
+    return imp / s if s > 0 else imp
 
 # %% ../nbs/04_evaluate.ipynb #2051ea60
 def paper_rows(df: pd.DataFrame, n_no_finding: int = 100, seed: int = 0) -> np.ndarray:

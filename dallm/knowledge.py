@@ -76,6 +76,7 @@ def gold_facts(docs: list[Document], # corpus
     "Union of the key facts of `lesion`'s documents in the given categories."
     return {f.lower() for d in docs if d.lesion == lesion for c in categories for f in d.facts.get(c, [])}
 
+# %% ../nbs/lib/knowledge.ipynb #f6d935da
 @functools.cache
 def corpus_terms() -> dict:
     "The corpus's search orders, document subjects, spellings and synonyms (corpus.yaml, without the documents)."
