@@ -344,12 +344,16 @@ def write(self: Neo4jGraphStore, chunks: list[dict], triples: list[Triple]) -> N
     self.driver.execute_query(f"UNWIND $rows AS c MERGE (s:`{self.source_label}` {{chunk_id: c.chunk_id}}) "
                               "SET s.source = c.source, s.title = c.title, s.namespace = $ns",
                               rows=[{k: d.get(k, "") for k in ("chunk_id", "source", "title")} for d in chunks], ns=self.namespace)
-    for t in triples:  # one statement per triple keeps first-type-wins in extraction order, as in the NetworkX store
-        self.driver.execute_query(  # rel_type gives A-Z0-9_ only; everything else is a parameter
-            f"MERGE (a:`{self.label}` {{name: $t.subject}}) ON CREATE SET a.type = $t.subject_type, a.namespace = $ns "
-            f"MERGE (b:`{self.label}` {{name: $t.object}}) ON CREATE SET b.type = $t.object_type, b.namespace = $ns "
-            f"MERGE (a)-[r:`{rel_type(t.relation)}` {{chunk_id: $t.chunk_id, relation: $t.relation}}]->(b)",
-            t=t.__dict__, ns=self.namespace)
+    ends = [(n, ty) for t in triples for n, ty in ((t.subject, t.subject_type), (t.object, t.object_type))]
+    self.driver.execute_query(  # one statement, rows in extraction order: a node keeps its first type, as in NetworkX
+        f"UNWIND $rows AS e MERGE (n:`{self.label}` {{name: e[0]}}) ON CREATE SET n.type = e[1], n.namespace = $ns",
+        rows=ends, ns=self.namespace)
+    by_type: dict[str, list[dict]] = {}
+    for t in triples: by_type.setdefault(rel_type(t.relation), []).append(t.__dict__)
+    for rt, rows in by_type.items():  # one statement per relationship type; rel_type gives A-Z0-9_ only, the rest are parameters
+        self.driver.execute_query(
+            f"UNWIND $rows AS t MATCH (a:`{self.label}` {{name: t.subject}}), (b:`{self.label}` {{name: t.object}}) "
+            f"MERGE (a)-[r:`{rt}` {{chunk_id: t.chunk_id, relation: t.relation}}]->(b)", rows=rows)
 
 @patch
 def ingest(self: Neo4jGraphStore, chunks: Iterable) -> dict:
