@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel
 from sklearn.metrics import roc_auc_score
 from tqdm.auto import tqdm
-from .cohort import LABEL_COLS, LESIONS, paper_clean_report
+from .cohort import LABEL_COLS, LESIONS, paper_report_block
 from .config import InputError, Settings
 from .knowledge import Chunk, Document, config_documents
 from .llm import LLM
@@ -27,10 +27,9 @@ __all__ = ['LEAK_TERMS', 'PROPOSE_SYSTEM', 'PAPER_KEYWORD_PROMPT', 'NUMERIC_HINT
            'Ack', 'ack_store', 'build_ack', 'write_ack', 'read_ack', 'FeatureSpec', 'normalise_name', 'leak_reason',
            'merge_features', 'proposal_schema', 'propose_features', 'paper_feature_type', 'paper_keywords',
            'load_expert_features', 'mode_features', 'feature_counts', 'Group', 'make_groups', 'clean_value_messages',
-           'values_schema', 'parse_clean_values', 'paper_lesions', 'paper_report_block', 'paper_boolean_prompt',
-           'paper_numeric_prompt', 'parse_paper_booleans', 'parse_paper_numbers', 'ask_group', 'run_values',
-           'augment_mode', 'feature_tables', 'write_feature_tables', 'missingness', 'leakage_audit', 'plot_values',
-           'data_card', 'card_markdown']
+           'values_schema', 'parse_clean_values', 'paper_boolean_prompt', 'paper_numeric_prompt',
+           'parse_paper_booleans', 'parse_paper_numbers', 'ask_group', 'run_values', 'augment_mode', 'feature_tables',
+           'write_feature_tables', 'missingness', 'leakage_audit', 'plot_values', 'data_card', 'card_markdown']
 
 # %% ../nbs/03_augment.ipynb #b3c66789
 class ExpertQuestion(BaseModel):
@@ -375,16 +374,6 @@ PAPER_PERSONA = ("You are an experienced radiologist with more than 30 years of 
 PAPER_BOOLEAN_TAIL = ("Make a prediction based on your prior knowledge and on the patient's report. Please check if your prediction "
                       "is in accordance with your prior knowledge.\n Ensure your answers are using following template.\n")
 PAPER_NUMERIC_TAIL = "Fill in each [MASK] with a number. Answer with the numbers only, separated by commas, in this order."
-
-def paper_lesions(row: pd.Series) -> str:
-    "The authors' `LESIONS:` text: the reading's positive labels, or 'No lesion found'."
-    pos = [name for key, name in LESIONS.items() if row.get(f"label_{key}") == 1]
-    return " ".join(pos) if pos else "No lesion found"
-
-def paper_report_block(row: pd.Series) -> str:
-    "The report as the authors fed it: cleaned, then LESIONS (the ground truth), AGE and GENDER."
-    g = {"F": "Female", "M": "Male"}.get(str(row["gender"]), str(row["gender"]))
-    return f"{paper_clean_report(row['report'])} LESIONS: {paper_lesions(row)}. AGE: {int(row['age'])}. GENDER: {g}."
 
 def paper_boolean_prompt(row: pd.Series, features: list[FeatureSpec], prior: str = "") -> str:
     "Figure A.7: persona, report block, prior knowledge (absent in the ablation), the True/False template."

@@ -21,10 +21,10 @@ from .config import InputError
 
 # %% auto #0
 __all__ = ['LESIONS', 'VITALS', 'CHEXPERT', 'CERT_COLS', 'LABEL_COLS', 'CHEXPERT_COLS', 'LIMITS', 'SYNTHETIC_MARK', 'SCHEMA',
-           'TIDY_COLUMNS', 'MENTION_STEMS', 'UNCERTAINTY_CUES', 'NEGATION_CUES', 'LESION_STEMS', 'ORIGINAL_FEATURES',
-           'snake', 'pain_score', 'schema_table', 'conform', 'report_sections', 'paper_clean_report', 'label_text',
-           'label_report', 'keyword_scores', 'split_paper', 'split_clean', 'add_splits', 'vitals_auroc',
-           'keyword_auroc']
+           'TIDY_COLUMNS', 'PAPER_CHARS', 'PAPER_LESION_ORDER', 'MENTION_STEMS', 'UNCERTAINTY_CUES', 'NEGATION_CUES',
+           'LESION_STEMS', 'ORIGINAL_FEATURES', 'snake', 'pain_score', 'schema_table', 'conform', 'report_sections',
+           'paper_clean_report', 'paper_lesions', 'paper_report_block', 'label_text', 'label_report', 'keyword_scores',
+           'split_paper', 'split_clean', 'add_splits', 'vitals_auroc', 'keyword_auroc']
 
 # %% ../nbs/lib/cohort.ipynb #19ec2b14
 LESIONS: dict[str, str] = {
@@ -139,11 +139,27 @@ def report_sections(text: str # a MIMIC-CXR report
             out[cur].append(line.strip())
     return {k: " ".join(v) for k, v in out.items() if v or k}
 
+PAPER_CHARS = re.compile(r"[^0-9A-Za-z.\s:']")  # the authors' character filter, applied to the whole report block
+
 def paper_clean_report(text: str # a MIMIC-CXR report
                       ) -> str:
-    "The authors' cleaning: no 'FINAL REPORT', no newlines, only [0-9A-Za-z.\\s:']."
-    t = (text or "").replace("FINAL REPORT", "").replace("\n", " ")
-    return re.sub(r"\s+", " ", re.sub(r"[^0-9A-Za-z.\s:']", "", t)).strip()
+    "The authors' cleaning: strip, drop 'FINAL REPORT' and its newline, delete every newline (no space put in), strip, keep only [0-9A-Za-z.\\s:'] (runs of spaces stay)."
+    t = (text or "").strip().replace("FINAL REPORT\n", "").replace("\n", "").strip()
+    return PAPER_CHARS.sub("", t)
+
+PAPER_LESION_ORDER = ["pulmonary_edema", "enlarged_cardiac_silhouette", "consolidation", "atelectasis", "pleural_abnormality"]
+
+def paper_lesions(row: pd.Series # one tidy cohort row
+                 ) -> str:
+    "The authors' lesion string as it reached the model: positive labels in their column order; the commas between them removed by their character filter."
+    pos = [LESIONS[k] for k in PAPER_LESION_ORDER if row.get(f"label_{k}") == 1]
+    return PAPER_CHARS.sub("", ", ".join(pos)) if pos else "No lesion found"
+
+def paper_report_block(row: pd.Series # one tidy cohort row
+                      ) -> str:
+    "The authors' report block: cleaned report, then LESIONS (the ground truth), AGE and GENDER (paper Figures 2 and A.7)."
+    g = {"F": "Female", "M": "Male"}.get(str(row["gender"]), str(row["gender"]))
+    return f"{paper_clean_report(row['report'])} LESIONS: {paper_lesions(row)}. AGE: {int(row['age'])}. GENDER: {g}."
 
 # %% ../nbs/lib/cohort.ipynb #365c9c04
 MENTION_STEMS: dict[str, list[str]] = {

@@ -16,33 +16,28 @@ from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import GroupKFold
 from tqdm.auto import tqdm
 
-from .cohort import LESIONS, VITALS, paper_clean_report
+from .cohort import PAPER_CHARS, VITALS, paper_clean_report, paper_lesions
 from .config import InputError
 from .llm import LLM, LLMUnavailable, LLMCallError, get_llm, ledger_frame, models_table
 from .parse import paper_first_token, parse_value, parse_vitals, vitals_schema
 
 # %% auto #0
 __all__ = ['PAPER_FEATURE_NAMES', 'PAPER_TEMPLATES', 'GPT_SYSTEM', 'GPT_USER', 'GPT_N', 'CLEAN_SYSTEM', 'CLEAN_FEATURE_NAMES',
-           'PAPER_TABLE2', 'PAPER_NAME', 'lesions_text', 'paper_prompt', 'clean_messages', 'clean_masked_prompt',
-           'observed_ranges', 'paper_value', 'values_paper', 'values_clean', 'baseline_values', 'value_metrics',
-           'table2', 'plot_values', 'run_models']
+           'PAPER_TABLE2', 'PAPER_NAME', 'paper_prompt', 'clean_messages', 'clean_masked_prompt', 'observed_ranges',
+           'paper_value', 'values_paper', 'values_clean', 'baseline_values', 'value_metrics', 'table2', 'plot_values',
+           'run_models']
 
 # %% ../nbs/01_experiment1_mse.ipynb #2bcb1533
 PAPER_FEATURE_NAMES = {"temperature": "body temperature in degrees Celsius", "heartrate": "heart rate in beats per minute",
     "resprate": "respiratory rate in breaths per minute", "o2sat": "peripheral oxygen saturation (%)",
     "sbp": "systolic blood pressure (mmHg)", "dbp": "diastolic blood pressure (mmHg)"}
-PAPER_TEMPLATES = {
+PAPER_TEMPLATES = {  # the authors' two templates; the part before the feature went through their character filter
     "report": "{report} LESIONS: {lesions}. AGE: {age}. GENDER: {gender}. {feature}:",
     "plain": "A {age} years old {gender} patient diagnosed with {lesions}. And, This patient has the radiology report: \n{report}\nThe {feature} of this patient is around",
 }
 GPT_SYSTEM = "You are a medical expert predicting the possible value of clinical features."
 GPT_USER = "What can be the next word for the following context (please only return one numerical word): {context}"
 GPT_N = 50  # the authors' GPT protocol: one request with n=50 replies, the first inside the range wins
-
-def lesions_text(row: pd.Series) -> str:
-    "The positive lesion labels of a reading, or 'No lesion found' (the authors' `{lesions}`)."
-    pos = [name for key, name in LESIONS.items() if row[f"label_{key}"] == 1]
-    return ", ".join(pos) if pos else "No lesion found"
 
 def _gender(g) -> str: return {"F": "Female", "M": "Male"}.get(str(g), str(g))
 
@@ -52,9 +47,13 @@ def paper_prompt(row: pd.Series, # one tidy cohort row
                  masked: bool = False, # append " [MASK]" (masked LMs)
                 ) -> str:
     "The authors' prompt for one reading and feature (it contains the ground-truth lesions)."
-    p = PAPER_TEMPLATES[template].format(report=paper_clean_report(row["report"]), lesions=lesions_text(row),
-                                         age=int(row["age"]), gender=_gender(row["gender"]), feature=PAPER_FEATURE_NAMES[feature])
+    if template not in PAPER_TEMPLATES: raise InputError(f"templates: unknown {template!r}; use {list(PAPER_TEMPLATES)}")
+    head, tail = PAPER_TEMPLATES[template].split("{feature}")
+    head = head.format(report=paper_clean_report(row["report"]), lesions=paper_lesions(row), age=int(row["age"]),
+                       gender=_gender(row["gender"]))
+    p = PAPER_CHARS.sub("", head) + PAPER_FEATURE_NAMES[feature] + tail  # e.g. "And, This" reached the model as "And This"
     return p + " [MASK]" if masked else p
+
 
 # %% ../nbs/01_experiment1_mse.ipynb #ab5b3fe9
 CLEAN_SYSTEM = ("You are an emergency physician. From a patient's chest x-ray report, age and sex, estimate the vital signs "
@@ -154,6 +153,7 @@ def baseline_values(df: pd.DataFrame, # the whole tidy cohort (real values, for 
                     rows: pd.DataFrame, # the readings asked about
                     seed: int = 0,
                     embed: callable | None = None, # texts -> array; default: MiniLM
+                    supervised: bool = True, # also the cross-fitted ridge (needs the embeddings)
                    ) -> pd.DataFrame:
     "Values of the Gaussian, mean and supervised baselines for `rows` (long format)."
     rng = np.random.default_rng(seed)
@@ -163,6 +163,7 @@ def baseline_values(df: pd.DataFrame, # the whole tidy cohort (real values, for 
         g = rng.normal(mu[f], sd[f], len(rows))
         recs += [dict(reading_id=r, model="gaussian", feature=f, value=v) for r, v in zip(rows["reading_id"], g)]
         recs += [dict(reading_id=r, model="mean", feature=f, value=mu[f]) for r in rows["reading_id"]]
+    if not supervised: return pd.DataFrame(recs).assign(mode="baseline", template="-", raw="", samples=0, reason="")
     if embed is None:
         from dallm.embed import MiniLMEmbeddings
         embed = MiniLMEmbeddings().encode
@@ -179,13 +180,10 @@ def baseline_values(df: pd.DataFrame, # the whole tidy cohort (real values, for 
     return pd.DataFrame(recs).assign(mode="baseline", template="-", raw="", samples=0, reason="")
 
 # %% ../nbs/01_experiment1_mse.ipynb #13d7c700
-def value_metrics(values: pd.DataFrame, # long values: reading_id, model, mode, template, feature, value
-                  df: pd.DataFrame, # tidy cohort with the real values
-                 ) -> pd.DataFrame:
-    "Per (model, mode, template, feature): n, missing, mse_z, mse_z_imputed, mae, distinct."
-    real = df.set_index("reading_id")[VITALS]
+def _scored(v: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
+    real = table.set_index("reading_id")[VITALS]
     mu, sd = real.mean(), real.std()
-    v = values.assign(real=[real.at[r, f] for r, f in zip(values["reading_id"], values["feature"])])
+    v = v.assign(real=[real.at[r, f] for r, f in zip(v["reading_id"], v["feature"])])
     v = v[v["real"].notna()]
     def agg(g):
         f = g.name[-1]; err = (g["value"] - g["real"]) / sd[f]; ans = g["value"].notna()
@@ -194,6 +192,16 @@ def value_metrics(values: pd.DataFrame, # long values: reading_id, model, mode, 
                           "mse_z_imputed": float(imputed.mean()), "mae": float((g["value"] - g["real"]).abs()[ans].mean()) if ans.any() else np.nan,
                           "distinct": int(g["value"].nunique())})
     return v.groupby(["model", "mode", "template", "feature"], sort=False).apply(agg, include_groups=False).reset_index()
+
+def value_metrics(values: pd.DataFrame, # long values: reading_id, model, mode, template, feature, value
+                  df: pd.DataFrame, # tidy cohort with the real values
+                  recorded: pd.DataFrame | None = None, # the table as recorded (`as_recorded`): paper-mode rows are scored on it
+                 ) -> pd.DataFrame:
+    "Per (model, mode, template, feature): n, missing, mse_z, mse_z_imputed, mae, distinct; z from the scoring table's mean and SD."
+    if recorded is None: return _scored(values, df)
+    paper = values["mode"].isin(["paper", "paper baseline"])
+    parts = [_scored(values[~paper], df) if (~paper).any() else None, _scored(values[paper], recorded) if paper.any() else None]
+    return pd.concat([p for p in parts if p is not None], ignore_index=True)
 
 # %% ../nbs/01_experiment1_mse.ipynb #d51d1cca
 PAPER_TABLE2 = pd.DataFrame([

@@ -17,7 +17,7 @@ from .cohort import (CHEXPERT, CHEXPERT_COLS, LESIONS, LIMITS, SYNTHETIC_MARK, V
 
 # %% auto #0
 __all__ = ['FILES', 'find_file', 'read_csv', 'load_reflacx', 'study_datetime', 'assign_stays', 'read_reports', 'clean_vitals',
-           'LoadResult', 'load_mimic', 'load_prejoined', 'load_cohort']
+           'as_recorded', 'LoadResult', 'load_mimic', 'load_prejoined', 'load_cohort']
 
 # %% ../nbs/lib/loader.ipynb #4cdb2b62
 FILES = {
@@ -163,6 +163,22 @@ def clean_vitals(df: pd.DataFrame, # triage rows with the six vitals
     note(bad, "dbp", "set missing", "dbp >= sbp")
     df.loc[bad, "dbp"] = np.nan
     return df, pd.DataFrame(log, columns=["file", "stay_id", "column", "value", "action", "reason"])
+
+# %% ../nbs/lib/loader.ipynb #0e71736d
+def as_recorded(df: pd.DataFrame, # cleaned rows with `stay_id` and the logged columns
+                cleaning: pd.DataFrame | None, # the cleaning log (`clean_vitals`, `cleaning_log.csv`)
+               ) -> pd.DataFrame:
+    "The values as the source recorded them: every logged change undone (the first logged value per stay and column)."
+    out = df.copy()
+    if cleaning is None or cleaning.empty: return out
+    miss = {"stay_id", "column", "value"} - set(cleaning.columns)
+    if miss: raise InputError(f"cleaning log: missing column(s) {sorted(miss)}")
+    first = cleaning.drop_duplicates(["stay_id", "column"], keep="first")
+    for col, g in first.groupby("column"):
+        if col not in out.columns: raise InputError(f"cleaning log: column {col!r} is not in the cohort")
+        orig = out["stay_id"].map(dict(zip(g["stay_id"], pd.to_numeric(g["value"]))))
+        out[col] = orig.where(out["stay_id"].isin(g["stay_id"]), out[col])
+    return out
 
 # %% ../nbs/lib/loader.ipynb #bac5b31b
 @dataclass

@@ -25,6 +25,7 @@ __all__ = ['ARTEFACTS', 'Chapter', 'chapter', 'require', 'read_cohort', 'cohort_
 ARTEFACTS: dict[str, tuple[str, str]] = {  # name -> (path under data/<profile>/, the chapter that writes it)
     "cohort": ("cohort.parquet", "00_ingest"),
     "cohort_card": ("cohort.json", "00_ingest"),
+    "cleaning_log": ("cleaning_log.csv", "00_ingest"),  # what cleaning changed (absent for a tidy parquet source)
     "documents": ("corpus/documents.jsonl", "00_ingest"),
     "chunks": ("corpus/chunks.jsonl", "00_ingest"),
     "augmented": ("augmented", "03_augment"),

@@ -88,3 +88,21 @@ def test_gpt_protocol_is_one_request_with_n50_and_local_models_sample_at_the_def
     local = get_llm("smollm2", cache=tmp_path / "l.sqlite")
     w = paper_value(local, rows.iloc[0], "heartrate", "report", rng["heartrate"], rounds=[1, 2], local_temperature=1.0)
     assert w["samples"] in (1, 3)  # the rounds, as before
+
+
+def test_paper_mode_uses_the_authors_lesion_string_and_the_table_as_recorded(raw799):
+    "Paper mode: the lesion string as Figure A.7 prints it, and ranges / z-scores from the raw triage values (artefacts in)."
+    from dallm.loader import as_recorded, load_mimic
+    res = load_mimic(raw799)
+    df, rec = res.cohort, as_recorded(res.cohort, res.cleaning)
+    both = df[(df["label_enlarged_cardiac_silhouette"] == 1) & (df["label_atelectasis"] == 1)].iloc[0]
+    p = paper_prompt(both, "dbp")
+    assert "LESIONS: Enlarged cardiac silhouette" in p and "," not in p.split("LESIONS:")[1]
+    assert "And This patient" in paper_prompt(both, "dbp", "plain")
+    # the synthetic raw triage holds dbp 280 (cleaning set it missing): the authors' range and SD include it
+    assert (res.cleaning["value"] == 280).any()
+    assert observed_ranges(rec)["dbp"][1] == 280 and observed_ranges(df)["dbp"][1] < 200
+    vals = pd.DataFrame([dict(reading_id=r, model="m", mode=m, template="t", feature="dbp", value=80.0)
+                         for r in df["reading_id"] for m in ("clean", "paper")])
+    mt = value_metrics(vals, df, rec).set_index("mode")["mse_z"]
+    assert mt["paper"] < mt["clean"]  # the artefacts inflate the SD the paper's z-scores divide by
