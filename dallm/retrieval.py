@@ -12,7 +12,7 @@ from .config import InputError, Settings
 from .knowledge import (LESION_QUERIES, RETRIEVAL_QUESTIONS, Chunk, Document, about_lesion, config_documents, corpus_terms,
                              fact_variants, gold_facts, normalise_spelling)
 from .llm import LLM
-from .stores import Answer, build_store, make_store, namespace_for
+from .stores import MODEL_BOUND, READS_FROM, Answer, build_store, make_store, namespace_for
 
 # %% auto #0
 __all__ = ['fact_recall', 'supported_share', 'is_refusal', 'off_target', 'run_experiment2', 'retrieval_metrics',
@@ -99,14 +99,16 @@ def run_experiment2(docs: list[Document], # the corpus (from 00_ingest)
         cd = config_documents(docs, c, l, embeddings, rerank)
         ids = {d.id for d in cd}
         cc = [ch for ch in chunks if ch.doc_id in ids]
-        ns = namespace_for(profile, s, [ch.id for ch in cc], m if s in ("networkx", "neo4j_graph", "neo4j_cypher") else "")
-        shared = built.get(("neo4j_graph", ns)) if s == "neo4j_cypher" else None
-        if (s, ns) not in built and shared and shared[0] is not None:  # read the graph neo4j_graph wrote; do not build it twice
-            built[s, ns] = (make_store(s, ns, llms[m], embeddings, hybrid, settings), 0.0, "reads the neo4j_graph store's graph")
+        ns = namespace_for(profile, s, [ch.id for ch in cc], m if s in MODEL_BOUND else "")
+        shared = built.get((READS_FROM[s], ns)) if s in READS_FROM else None
+        if (s, ns) not in built and shared and shared[0] is not None:  # read what the base store wrote; do not build it twice
+            built[s, ns] = (make_store(s, ns, llms[m], embeddings, hybrid, settings), 0.0, f"reads the {READS_FROM[s]} store's data")
             log.append({"llm": m, "store": s, "config": c, "namespace": ns, "documents": len(cd), "chunks": len(cc),
                         "ingest_s": 0.0, "status": "ok", "reason": built[s, ns][2]})
         if (s, ns) not in built:
-            try: built[s, ns] = (*build_store(s, cc, llms[m], embeddings, ns, hybrid, settings), "")
+            try:
+                st, secs = build_store(s, cc, llms[m], embeddings, ns, hybrid, settings)
+                built[s, ns] = (st, secs, st.note() if hasattr(st, "note") else "")  # e.g. the triples the authors' merge kept
             except InputError as e: built[s, ns] = (None, np.nan, str(e))  # e.g. Neo4j unreachable: the others go on
             log.append({"llm": m, "store": s, "config": c, "namespace": ns, "documents": len(cd), "chunks": len(cc),
                         "ingest_s": built[s, ns][1], "status": "ok" if built[s, ns][0] else "not run", "reason": built[s, ns][2]})

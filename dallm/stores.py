@@ -27,9 +27,9 @@ from .graph import (Triple, check_cypher, extract_triples, namespace_schema, rel
                          seed_entities, traverse, triple_context)
 
 # %% auto #0
-__all__ = ['RAG_SYSTEM', 'CYPHER_PROMPT', 'RETRY_NOTE', 'STORE_KINDS', 'Answer', 'Store', 'rag_answer', 'VectorAnswering',
-           'VectorStore', 'GraphAnswering', 'GraphStore', 'DallmChatModel', 'Neo4jVectorStore', 'Neo4jGraphStore',
-           'make_store', 'namespace_for', 'build_store']
+__all__ = ['RAG_SYSTEM', 'CYPHER_PROMPT', 'RETRY_NOTE', 'STORE_KINDS', 'READS_FROM', 'MODEL_BOUND', 'Answer', 'Store',
+           'rag_answer', 'VectorAnswering', 'VectorStore', 'GraphAnswering', 'GraphStore', 'DallmChatModel',
+           'Neo4jVectorStore', 'Neo4jGraphStore', 'make_store', 'namespace_for', 'build_store']
 
 # %% ../nbs/lib/stores.ipynb #3cd1ea8f
 @dataclass
@@ -414,7 +414,17 @@ STORE_KINDS = {  # kind -> builder(namespace, llm, embeddings, hybrid, settings)
     "neo4j_vector": lambda ns, llm, emb, hybrid, settings: Neo4jVectorStore(emb, ns, hybrid, settings),
     "neo4j_graph": lambda ns, llm, emb, hybrid, settings: Neo4jGraphStore(llm, ns, settings, emb),
     "neo4j_cypher": lambda ns, llm, emb, hybrid, settings: Neo4jGraphStore(llm, ns, settings, emb, mode="cypher"),
+    # the authors' chains (Experiment 2's paper mode, `dallm.authors`)
+    "paper_vector": lambda ns, llm, emb, hybrid, settings: _paper("paper_vector", ns, llm, emb, settings),
+    "paper_networkx": lambda ns, llm, emb, hybrid, settings: _paper("paper_networkx", ns, llm, emb, settings),
+    "paper_cypher": lambda ns, llm, emb, hybrid, settings: _paper("paper_cypher", ns, llm, emb, settings),
 }
+READS_FROM = {"neo4j_cypher": "neo4j_graph", "paper_cypher": "neo4j_graph", "paper_vector": "neo4j_vector"}  # kind -> whose data it reads
+MODEL_BOUND = {"networkx", "neo4j_graph", "neo4j_cypher", "paper_networkx", "paper_cypher"}  # hold one model's extraction
+
+def _paper(kind, ns, llm, emb, settings):
+    from dallm.authors import paper_store  # imported when used (it needs langchain-classic / -community)
+    return paper_store(kind, ns, llm, emb, settings)
 
 def make_store(kind: str, # one of `STORE_KINDS`
                namespace: str, # the store's namespace
@@ -433,8 +443,8 @@ def namespace_for(profile: str, # e.g. smoke
                   chunk_ids: list[str], # the document set
                   model: str = "", # the extraction model (graph stores hold its triples)
                  ) -> str:
-    "A namespace per profile, store, document set and model (`neo4j_cypher` shares `neo4j_graph`'s)."
-    store = "neo4j_graph" if store == "neo4j_cypher" else store
+    "A namespace per profile, store, document set and model; a kind in `READS_FROM` shares its base's namespace."
+    store = READS_FROM.get(store, store)
     h = hashlib.sha1("|".join([model, *sorted(chunk_ids)]).encode()).hexdigest()[:8]
     return re.sub(r"\W", "_", f"{profile}_{store}_{h}")[:41]
 
