@@ -16,6 +16,7 @@ from typing import Callable
 
 import matplotlib.pyplot as plt
 import numpy as np
+import seaborn as sns
 from fastcore.basics import patch
 import pandas as pd
 from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
@@ -37,7 +38,8 @@ __all__ = ['LESION_KEYS', 'KEYWORD_TERMS', 'TRAIN_AUGMENT', 'PAPER_PARAMS', 'MOD
            'check_features', 'Learner', 'noisy_copies', 'MultiLabelModel', 'paper_rows', 'paper_splits', 'clean_splits',
            'multilabel_metrics', 'paper_metrics', 'CVResult', 'cross_validate', 'run_grid', 'predictions_frame',
            'n_relevant', 'score', 'table4', 'tabnet_note', 'per_lesion_table', 'summary_text', 'lesion_importance',
-           'n_relevant_table', 'plot_top_features', 'example_ratings', 'read_ratings', 'ratings_correlation']
+           'n_relevant_table', 'plot_top_features', 'example_ratings', 'read_ratings', 'relevance_groups',
+           'ratings_correlation', 'plot_relevance_panels']
 
 # %% ../nbs/04_evaluate.ipynb #68ad95e7
 def _augmented_tables(folder: Path | str):
@@ -613,13 +615,31 @@ def read_ratings(path: Path | str) -> pd.DataFrame:
         if not pd.api.types.is_numeric_dtype(r[c]): raise InputError(f"{path}: column '{c}' must be numeric")
     return r
 
-def ratings_correlation(imp: pd.DataFrame, ratings: pd.DataFrame, kind: str = "builtin") -> pd.DataFrame:
-    "Pearson correlation of each model's per-lesion importances with each rating."
+# %% ../nbs/04_evaluate.ipynb #25fed82d
+def relevance_groups(ratings: pd.DataFrame, threshold: float = 0) -> pd.Series:
+    "'high' or 'low' relevance per rating row: at or above `threshold` (0: the lesion's median relevance) is high."
+    cut = ratings.groupby("lesion")["relevance"].transform("median") if not threshold else pd.Series(threshold, index=ratings.index)
+    return pd.Series(np.where(ratings["relevance"] >= cut, "high", "low"), index=ratings.index, name="relevance_group")
+
+def ratings_correlation(imp: pd.DataFrame, ratings: pd.DataFrame, kind: str = "builtin",
+                        by_relevance: float | None = None, # split the features into high / low relevance (the paper's panels): the threshold, 0 = median
+                       ) -> pd.DataFrame:
+    "Pearson correlation of each model's per-lesion importances with each rating (per relevance group when asked)."
+    r = ratings.assign(relevance_group="all" if by_relevance is None else relevance_groups(ratings, by_relevance))
     rows = []
     for (m, l), g in imp[imp["kind"] == kind].groupby(["model", "lesion"]):
-        j = g.merge(ratings[ratings["lesion"] == l], on=["feature", "lesion"])
-        for c in ("plausibility", "relevance"):
-            ok = len(j) > 2 and j[c].nunique() > 1 and j["importance"].nunique() > 1
-            rows.append({"model": m, "lesion": l, "rating": c, "n_features": len(j),
-                         "pearson_r": stats.pearsonr(j["importance"], j[c])[0] if ok else np.nan})
+        for grp, jg in g.merge(r[r["lesion"] == l], on=["feature", "lesion"]).groupby("relevance_group"):
+            for c in ("plausibility", "relevance"):
+                ok = len(jg) > 2 and jg[c].nunique() > 1 and jg["importance"].nunique() > 1
+                rows.append({"model": m, "lesion": l, "relevance_group": grp, "rating": c, "n_features": len(jg),
+                             "pearson_r": stats.pearsonr(jg["importance"], jg[c])[0] if ok else np.nan})
     return pd.DataFrame(rows)
+
+def plot_relevance_panels(corr: pd.DataFrame, title: str, path: Path | str | None = None) -> plt.Figure:
+    "The paper's Figure 5 layout: one row per lesion, high-relevance features left, low right; bars per model and rating."
+    d = corr.assign(model=corr["model"].map(MODEL_NAMES).fillna(corr["model"]), lesion=corr["lesion"].map(LESIONS))
+    g = sns.catplot(data=d, x="pearson_r", y="model", hue="rating", row="lesion", col="relevance_group",
+                    col_order=["high", "low"], kind="bar", height=2.2, aspect=1.6)
+    g.set_titles("{row_name}: {col_name} relevance"); g.figure.suptitle(title, y=1.01)
+    if path: g.figure.savefig(path, dpi=110, bbox_inches="tight")
+    return g.figure

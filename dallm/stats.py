@@ -11,7 +11,7 @@ from scipy import stats
 from .config import InputError
 
 # %% auto #0
-__all__ = ['micro_metric', 'bootstrap_ci', 'bootstrap_diff', 'holm', 'delong_test', 'corrected_ttest']
+__all__ = ['micro_metric', 'bootstrap_ci', 'bootstrap_diff', 'holm', 'delong_cov', 'delong_test', 'corrected_ttest']
 
 # %% ../nbs/lib/stats.ipynb #87093a97
 def micro_metric(Y: np.ndarray, P: np.ndarray, metric: str = "auroc", threshold: float = 0.5) -> float:
@@ -75,21 +75,29 @@ def holm(p: np.ndarray | list) -> np.ndarray:
     return out
 
 # %% ../nbs/lib/stats.ipynb #4f6b4501
-def delong_test(y: np.ndarray, p1: np.ndarray, p2: np.ndarray) -> tuple[float, float, float]:
-    "DeLong's paired test of two AUROCs: (auc1, auc2, two-sided P-value)."
+def delong_cov(y: np.ndarray, # 0/1 labels
+               *scores: np.ndarray, # one or more score vectors on the same readings
+              ) -> tuple[np.ndarray, np.ndarray]:
+    "DeLong's AUROCs and their covariance matrix from the structural components (placement values), by ranks."
     y = np.asarray(y).astype(bool); m, n = y.sum(), (~y).sum()
-    if m == 0 or n == 0: return np.nan, np.nan, np.nan
+    if m == 0 or n == 0: raise InputError("DeLong needs positive and negative readings")
     aucs, v01, v10 = [], [], []
-    for p in (np.asarray(p1, float), np.asarray(p2, float)):
-        pos, neg = p[y], p[~y]
+    for p in scores:
+        p = np.asarray(p, float); pos, neg = p[y], p[~y]
         tx, ty, tz = stats.rankdata(pos), stats.rankdata(neg), stats.rankdata(np.concatenate([pos, neg]))
         aucs.append((tz[:m].sum() - m * (m + 1) / 2) / (m * n))
         v01.append((tz[:m] - tx) / n); v10.append(1 - (tz[m:] - ty) / m)
-    S = np.cov(np.vstack(v01)) / m + np.cov(np.vstack(v10)) / n
+    S = np.atleast_2d(np.cov(np.vstack(v01)) / m + np.cov(np.vstack(v10)) / n)
+    return np.array(aucs), S
+
+def delong_test(y: np.ndarray, p1: np.ndarray, p2: np.ndarray) -> tuple[float, float, float]:
+    "DeLong's paired test of two AUROCs: (auc1, auc2, two-sided P-value)."
+    y = np.asarray(y).astype(bool)
+    if y.all() or not y.any(): return np.nan, np.nan, np.nan
+    (a1, a2), S = delong_cov(y, p1, p2)
     var = S[0, 0] + S[1, 1] - 2 * S[0, 1]
-    if var <= 1e-15: return aucs[0], aucs[1], 1.0
-    z = (aucs[0] - aucs[1]) / np.sqrt(var)
-    return aucs[0], aucs[1], float(2 * stats.norm.sf(abs(z)))
+    if var <= 1e-15: return a1, a2, 1.0
+    return a1, a2, float(2 * stats.norm.sf(abs((a1 - a2) / np.sqrt(var))))
 
 # %% ../nbs/lib/stats.ipynb #34f349b7
 def corrected_ttest(diffs: np.ndarray, n_train: float, n_test: float) -> float:
