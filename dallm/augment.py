@@ -468,7 +468,9 @@ def feature_tables(long: pd.DataFrame, features: list[FeatureSpec], mode: str) -
                       .reindex(columns=[f.key for f in features]).rename_axis(None, axis=1))
     ack_t, abl = wide("ack"), wide("ablation")
     gen = [f.key for f in features if f.source != "expert"]
-    return {f"{mode}_augmented": ack_t[gen], f"{mode}_augmented_expert": ack_t, f"{mode}_ablation": abl}
+    # the authors' merge lost the features only consolidation's knowledge proposed from this set (their 91 columns)
+    exp = [f.key for f in features if mode != "paper" or set(f.lesions) != {"consolidation"}]
+    return {f"{mode}_augmented": ack_t[gen], f"{mode}_augmented_expert": ack_t[exp], f"{mode}_ablation": abl}
 
 def write_feature_tables(tables: dict[str, pd.DataFrame], folder: Path | str) -> list[Path]:
     "Each table as `<folder>/<name>.parquet` with a reading_id column; columns with no value at all are dropped (and named)."
