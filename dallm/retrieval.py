@@ -73,13 +73,14 @@ def _score(a: Answer, docs: list[Document], lesion: str, cats, titles: dict) -> 
         rec.update({c: 0.0 if c == "supported" or not np.isnan(rec[c]) else np.nan for c in ("context_recall", "answer_recall", "supported")})
     return rec
 
-def _plan(lesions, configs, stores, llms, scope) -> list[tuple]:
-    "(model, lesion, config, store) to run: every combination for the first model, `scope` for the others."
+def _plan(lesions, configs, stores, llms, scope, paper_configs=()) -> list[tuple]:
+    "(model, lesion, config, store) to run: every combination for the first model, `scope` for the others; the authors' chains only on `paper_configs` (empty: all)."
     out = []
     for i, m in enumerate(llms):
         cs = configs if i == 0 or not scope.get("configs") else [c for c in configs if c in scope["configs"]]
         ss = stores if i == 0 or not scope.get("stores") else [s for s in stores if s in scope["stores"]]
-        out += [(m, l, c, s) for l in lesions for c in cs for s in ss]
+        out += [(m, l, c, s) for l in lesions for c in cs for s in ss
+                if not (paper_configs and s.startswith("paper_") and c not in paper_configs)]
     return out
 
 # %% ../nbs/02_retrieval_compare.ipynb #585585e5
@@ -90,12 +91,13 @@ def run_experiment2(docs: list[Document], # the corpus (from 00_ingest)
                     embeddings, profile: str = "smoke", k: int = 4, hybrid: bool = False, settings: Settings | None = None,
                     scope: dict | None = None, # the models after the first run only these configs / stores
                     rerank: bool = False, # top-1 by MiniLM re-ranking
+                    paper_configs: list[str] = (), # the authors' chains (paper_*) only on these configurations (empty: all)
                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
     "All answers (one row per model, lesion, configuration, store, question) and the store build log."
     bad = set(lesions) - set(LESION_QUERIES)
     if bad: raise InputError(f"lesions: unknown {sorted(bad)}; use {list(LESION_QUERIES)}")
     titles, built, rows, log = {c.id: c.title for c in chunks}, {}, [], []
-    for m, l, c, s in tqdm(_plan(lesions, configs, stores, list(llms), scope or {}), desc="experiment 2"):
+    for m, l, c, s in tqdm(_plan(lesions, configs, stores, list(llms), scope or {}, paper_configs), desc="experiment 2"):
         cd = config_documents(docs, c, l, embeddings, rerank)
         ids = {d.id for d in cd}
         cc = [ch for ch in chunks if ch.doc_id in ids]
