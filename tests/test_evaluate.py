@@ -235,3 +235,15 @@ def test_figure5_high_and_low_relevance_panels_from_a_ratings_file(tmp_path):
     assert set(ratings_correlation(imp, rt)["relevance_group"]) == {"all"}
     fig = plot_relevance_panels(ratings_correlation(imp, rt, by_relevance=4), "test", tmp_path / "p.png")
     assert (tmp_path / "p.png").stat().st_size > 1000 and fig.axes
+
+
+def test_paper_metrics_are_the_authors_hard_label_metrics_and_their_p_value():
+    "As in the authors' public fi-with-pvalue notebooks: micro metrics of hard predictions; P = t-test of labels vs predictions."
+    from scipy.stats import ttest_ind
+    from sklearn.metrics import f1_score as f1
+    rng = np.random.default_rng(5)
+    Y = rng.integers(0, 2, (200, 5)); P = np.clip(Y * 0.7 + rng.random(Y.shape) * 0.5, 0, 1)
+    m = paper_metrics(Y, P); H = (P >= 0.5).astype(int)
+    assert m["f1"] == pytest.approx(f1(Y.ravel(), H.ravel()))
+    assert m["p_value"] == pytest.approx(ttest_ind(Y.ravel(), H.ravel()).pvalue)
+    assert paper_metrics(Y, Y.astype(float))["p_value"] == 1.0
