@@ -1,13 +1,16 @@
 """Benchmark of the LLM layer on the default offline model (SmolLM2-135M through llama.cpp, 2 threads).
 
 Prints:
-  1. raw llama.cpp prompt and decode tokens/s (llama_cpp.Llama directly, no dallm) of every offline GGUF model in
-     `--raw_models` (default: SmolLM2-135M and Qwen2.5-Coder-1.5B side by side), and of Qwen with a JSON-schema grammar;
+  1. raw llama.cpp prompt and decode tokens/s (llama_cpp.Llama directly, no dallm call layer) of every offline GGUF model
+     in `--raw_models` (default: SmolLM2-135M and Qwen2.5-Coder-1.5B side by side), under llama-cpp-python's defaults
+     and under dallm's settings (`llama_kwargs`: the registry's measured settings), on the CPU variant that
+     `llama_cpu_backend` names, and of Qwen with a JSON-schema grammar;
   2. dallm end-to-end values/s for Experiment 1 on N readings (default 100) in each mode, from a cold cache;
   3. dallm's overhead: end-to-end wall time against the model's own time inside llama.cpp (target: at most 30%);
   4. the warm-cache rerun: wall time and speed-up over cold (target: at least 100x).
 
-Usage: python bench/bench_llm.py [--n 100] [--paper_rounds 1 5] [--raw_models smollm2 qwen2.5-coder-1.5b]
+Usage: python bench/bench_llm.py [--n 100] [--paper_rounds 1 5] [--raw_models smollm2 qwen2.5-coder-1.5b] [--raw_only]
+       DALLM_LLAMA_CPU_VARIANT=x64 python bench/bench_llm.py --raw_only   # the same on one CPU variant
 """
 import argparse
 import os
@@ -18,10 +21,12 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
-def raw_llamacpp(path, n_threads, grammar_schema=None):
+def raw_llamacpp(path, n_threads, settings, grammar_schema=None):
     from llama_cpp import Llama, LlamaGrammar
     import json
-    llm = Llama(model_path=str(path), n_ctx=4096, n_threads=n_threads, seed=0, verbose=False)
+    from dallm.llm_backends import llama_cpu_backend
+    llama_cpu_backend()
+    llm = Llama(model_path=str(path), n_ctx=4096, seed=0, verbose=False, **settings)
     kw = {"grammar": LlamaGrammar.from_json_schema(json.dumps(grammar_schema), verbose=False)} if grammar_schema else {}
     prompt = "The chest radiograph shows " + "mild cardiomegaly with small bilateral pleural effusions and " * 40
     n_prompt = len(llm.tokenize(prompt.encode()))
@@ -40,6 +45,7 @@ def main():
     ap.add_argument("--paper_rounds", type=int, nargs="*", default=[1, 5])
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--raw_models", nargs="*", default=["smollm2", "qwen2.5-coder-1.5b"])
+    ap.add_argument("--raw_only", action="store_true", help="only the raw llama.cpp figures (e.g. per CPU variant)")
     a = ap.parse_args()
 
     from dallm.experiment1 import observed_ranges, values_clean, values_paper
@@ -48,16 +54,25 @@ def main():
     from dallm.synth import synthesize
 
     from dallm.graph import TRIPLE_SCHEMA
+    from dallm.llm_backends import llama_cpu_backend, llama_kwargs
+    print(f"llama.cpp CPU backend: {llama_cpu_backend()['summary']}")
+    raw = {}  # model -> (prompt, decode) tokens/s under dallm's settings
     for name in a.raw_models:
         spec = load_registry()[name]
         t0 = time.perf_counter(); path = gguf_path(spec); t_file = time.perf_counter() - t0
-        p_tps, d_tps = raw_llamacpp(path, a.threads)
-        print(f"raw llama.cpp ({spec.model}, {path.stat().st_size / 2**20:,.0f} MiB, {a.threads} threads): "
-              f"prompt {p_tps:.0f} tok/s, decode {d_tps:.0f} tok/s (model file ready in {t_file:.1f}s)")
+        ours = llama_kwargs(a.threads, spec)
+        defaults = {"n_threads": a.threads}  # llama-cpp-python's defaults (prompt threads: every core)
+        for label, settings in (("llama-cpp-python defaults", defaults), ("dallm's settings", ours)):
+            p_tps, d_tps = raw_llamacpp(path, a.threads, settings)
+            print(f"raw llama.cpp ({spec.model}, {path.stat().st_size / 2**20:,.0f} MiB, {a.threads} threads, {label}): "
+                  f"prompt {p_tps:.0f} tok/s, decode {d_tps:.0f} tok/s (model file ready in {t_file:.1f}s)")
+        raw[name] = (p_tps, d_tps)
         if name.startswith("qwen"):
-            _, g_tps = raw_llamacpp(path, a.threads, TRIPLE_SCHEMA)
+            _, g_tps = raw_llamacpp(path, a.threads, ours, TRIPLE_SCHEMA)
             print(f"      decode under the triple-extraction JSON-schema grammar: {g_tps:.0f} tok/s")
+    if a.raw_only: return
     spec = load_registry()["smollm2"]
+    p_tps, d_tps = raw.get("smollm2") or raw_llamacpp(gguf_path(spec), a.threads, llama_kwargs(a.threads, spec))
 
     df = synthesize(799, seed=0).tidy
     rows, rng = sample_readings(df, a.n, seed=0), observed_ranges(df)

@@ -213,9 +213,14 @@ def show_config(profile: str = None, # profile to show (default: DALLM_PROFILE o
 
 # %% ../nbs/lib/cli.ipynb #8e96f573
 def llm_list() -> None:
-    "List the registered models, whether each can run here and why not."
+    "List the registered models, whether each can run here and why not, and which llama.cpp CPU code runs."
     from dallm.llm import models_table
+    from dallm.llm_registry import LLMUnavailable
     print(models_table().to_string(index=False))
+    try:
+        from dallm.llm_backends import llama_cpu_backend
+        print(f"\nllama.cpp CPU backend: {llama_cpu_backend()['summary']}")
+    except (ImportError, LLMUnavailable) as e: print(f"\nllama.cpp: not usable here ({e}); `make install` builds it")
 
 def llm_serve(model: str = "smollm2", # llamacpp registry name or a .gguf path
               port: int = 8765, # port on 127.0.0.1 (0 = any free port)

@@ -8,8 +8,11 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 from fastcore.basics import patch
 
@@ -18,8 +21,8 @@ from .llm_cache import Completion
 from .llm_registry import LLMCallError, LLMUnavailable, ModelSpec, gguf_path
 
 # %% auto #0
-__all__ = ['BACKENDS', 'LlamaCppBackend', 'is_local_url', 'OpenAIBackend', 'hf_source', 'schema_in_prompt', 'HFCausalBackend',
-           'HFMaskedBackend']
+__all__ = ['LLAMA_SETTINGS', 'BACKENDS', 'llama_cpu_backend', 'llama_kwargs', 'LlamaCppBackend', 'is_local_url', 'OpenAIBackend',
+           'hf_source', 'schema_in_prompt', 'HFCausalBackend', 'HFMaskedBackend']
 
 # %% ../nbs/lib/llm_backends.ipynb #67a64729
 @functools.lru_cache(maxsize=32)
@@ -30,19 +33,71 @@ def _grammar_for(schema_json: str):
 def _llama_grammar(schema: dict):
     return _grammar_for(json.dumps(schema))  # key order kept: the grammar follows the schema's property order
 
+# %% ../nbs/lib/llm_backends.ipynb #817022c6
+def _libggml():
+    "The libggml that libllama links, through ctypes (symbols looked up via libllama's handle: the very same copy)."
+    import ctypes
+    from llama_cpp import llama_cpp as lib
+    lib = lib._lib  # not llama_cpp._ggml: it opens libggml.so, a second copy with a registry of its own
+    lib.ggml_backend_reg_count.restype = ctypes.c_size_t
+    lib.ggml_backend_load_all_from_path.argtypes = [ctypes.c_char_p]
+    lib.ggml_backend_load_all_from_path.restype = None
+    return lib
+
+def _mapped_cpu_libraries() -> list[str]:
+    "File names of the ggml CPU backends this process has mapped (Linux; empty elsewhere)."
+    maps = Path("/proc/self/maps")
+    if not maps.exists(): return []
+    return sorted({Path(l.split()[-1]).name for l in maps.read_text().splitlines() if "libggml-cpu" in l})
+
+@functools.lru_cache(maxsize=1)
+def llama_cpu_backend() -> dict:
+    "Load llama.cpp's best CPU backend for this processor (once per process); say which one runs."
+    import llama_cpp
+    lib_dir = Path(llama_cpp.__file__).parent / "lib"
+    variants = sorted(re.sub(r"^libggml-cpu-|\.so$", "", p.name) for p in lib_dir.glob("libggml-cpu-*.so"))
+    g, load_dir, forced = _libggml(), lib_dir, os.environ.get("DALLM_LLAMA_CPU_VARIANT")
+    if forced:  # one variant only, e.g. to time x64 against haswell on one machine
+        if forced not in variants:
+            raise InputError(f"DALLM_LLAMA_CPU_VARIANT={forced}: no such variant in {lib_dir} (built: {', '.join(variants)})")
+        load_dir = Path(tempfile.mkdtemp(prefix="dallm-ggml-cpu-"))
+        (load_dir / f"libggml-cpu-{forced}.so").symlink_to(lib_dir / f"libggml-cpu-{forced}.so")
+    if g.ggml_backend_reg_count() == 0:  # dynamic backends not loaded yet: ggml only searches the executable's folder and cwd
+        g.ggml_backend_load_all_from_path(str(load_dir).encode())
+        if g.ggml_backend_reg_count() == 0:
+            raise LLMUnavailable(f"llama.cpp found no CPU backend in {load_dir}" + (
+                f": this processor lacks an instruction set DALLM_LLAMA_CPU_VARIANT={forced} needs" if forced else
+                ": reinstall it with `make install`"))
+    mapped = _mapped_cpu_libraries()
+    if not (dynamic := bool(variants) or any(m == "libggml-cpu.so" for m in mapped)):
+        variant = "static build"
+    elif mapped:
+        variant = re.sub(r"^libggml-cpu-?|\.so$", "", mapped[0]) or "portable (libggml-cpu.so)"
+    else: variant = "unknown"
+    summary = f"{variant} (of {', '.join(variants)})" if variants else variant
+    return {"variant": variant, "variants": variants, "dynamic": dynamic, "library": mapped[0] if mapped else None,
+            "summary": f"{summary}; llama-cpp-python {llama_cpp.__version__}"}
+
+# %% ../nbs/lib/llm_backends.ipynb #02c4f878
+LLAMA_SETTINGS = dict(n_batch=512, n_ubatch=512, flash_attn=False)  # llama-cpp-python's defaults; per model: the registry
+
+def llama_kwargs(n_threads: int | None = None, # default: DALLM_LLM_THREADS, else all cores (at most 8)
+                 spec: ModelSpec | None = None, # its `llama` settings override `LLAMA_SETTINGS`
+                ) -> dict:
+    "Keyword arguments for `llama_cpp.Llama`: the model's settings and one thread count for decoding and prompt reading."
+    n = n_threads or int(os.environ.get("DALLM_LLM_THREADS") or 0) or min(os.cpu_count() or 2, 8)
+    return {**LLAMA_SETTINGS, **((spec and spec.llama) or {}), "n_threads": n, "n_threads_batch": n}
+
 # %% ../nbs/lib/llm_backends.ipynb #0afa5389
 class LlamaCppBackend:
     "llama-cpp-python in process (single-threaded calls; the KV cache reuses a shared prompt prefix)."
     def __init__(self, spec: ModelSpec, settings: Settings, n_threads: int | None = None):
         try: from llama_cpp import Llama
         except ImportError:
-            raise LLMUnavailable("llama-cpp-python is not installed: CMAKE_ARGS=\"-DGGML_NATIVE=OFF\" "
-                                 "pip install 'llama-cpp-python[server]==0.3.36' (or `make install`)") from None
+            raise LLMUnavailable("llama-cpp-python is not installed: `make install` builds it (scripts/build_llama.sh)") from None
         self.spec, self.path = spec, gguf_path(spec, settings)
-        # threads: DALLM_LLM_THREADS, else all cores (max 8). llama.cpp slows down badly when oversubscribed, so
-        # parallel notebook tests run each model on one thread (the Makefile's nbtest sets DALLM_LLM_THREADS=1).
-        n_threads = n_threads or int(os.environ.get("DALLM_LLM_THREADS") or 0) or min(os.cpu_count() or 2, 8)
-        self.llm = Llama(model_path=str(self.path), n_ctx=spec.n_ctx, n_threads=n_threads, seed=0, verbose=False)
+        self.cpu = llama_cpu_backend()
+        self.llm = Llama(model_path=str(self.path), n_ctx=spec.n_ctx, seed=0, verbose=False, **llama_kwargs(n_threads, spec))
         self.lock = threading.Lock()
 
     def identity(self) -> dict: return {"file": self.path.name, "bytes": self.path.stat().st_size}

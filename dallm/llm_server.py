@@ -15,6 +15,7 @@ import urllib.request
 from pathlib import Path
 
 from .config import InputError, Settings, get_settings
+from .llm_backends import llama_kwargs
 from .llm_registry import LLMCallError, LLMUnavailable, gguf_path, load_registry, resolve_spec
 
 # %% auto #0
@@ -39,6 +40,10 @@ class Server:
     def __exit__(self, *a): self.stop()
 
 # %% ../nbs/lib/llm_server.ipynb #4fc0db38
+# llama-cpp-python's server, after the best CPU backend for this processor is loaded (see `llama_cpu_backend`)
+_SERVER_MAIN = ("from dallm.llm_backends import llama_cpu_backend; llama_cpu_backend(); import runpy; "
+                "runpy.run_module('llama_cpp.server', run_name='__main__', alter_sys=True)")
+
 def serve(model: str = "smollm2", # a llamacpp registry name or .gguf path
           port: int = 8765, # port on 127.0.0.1 (0 = any free port)
           n_ctx: int = 4096, # context window
@@ -53,8 +58,9 @@ def serve(model: str = "smollm2", # a llamacpp registry name or .gguf path
         raise LLMUnavailable("llama-cpp-python[server] is not installed (make install)")
     path, port = gguf_path(spec, settings), port or free_port()
     log = settings.path("cache_dir", "llm", f"server-{port}.log"); log.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(path), "--model_alias", spec.name,
+    cmd = [sys.executable, "-c", _SERVER_MAIN, "--model", str(path), "--model_alias", spec.name,
            "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx)]
+    cmd += [a for k, v in llama_kwargs(spec=spec).items() for a in (f"--{k}", str(v).lower() if isinstance(v, bool) else str(v))]
     proc = subprocess.Popen(cmd, stdout=log.open("wb"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/v1"
     t0 = time.monotonic()
