@@ -59,10 +59,12 @@ def llama_cpu_backend() -> dict:
     g, load_dir, forced = _libggml(), lib_dir, os.environ.get("DALLM_LLAMA_CPU_VARIANT")
     if forced:  # one variant only, e.g. to time x64 against haswell on one machine
         if forced not in variants:
-            raise InputError(f"DALLM_LLAMA_CPU_VARIANT={forced}: no such variant in {lib_dir} (built: {', '.join(variants)})")
+            raise InputError(f"DALLM_LLAMA_CPU_VARIANT={forced}: no such variant in {lib_dir} "
+                             f"(built: {', '.join(variants)})")
         load_dir = Path(tempfile.mkdtemp(prefix="dallm-ggml-cpu-"))
         (load_dir / f"libggml-cpu-{forced}.so").symlink_to(lib_dir / f"libggml-cpu-{forced}.so")
-    if g.ggml_backend_reg_count() == 0:  # dynamic backends not loaded yet: ggml only searches the executable's folder and cwd
+    # dynamic backends not loaded yet (ggml itself only searches the executable's folder and the working directory)
+    if g.ggml_backend_reg_count() == 0:
         g.ggml_backend_load_all_from_path(str(load_dir).encode())
         if g.ggml_backend_reg_count() == 0:
             raise LLMUnavailable(f"llama.cpp found no CPU backend in {load_dir}" + (
@@ -79,12 +81,13 @@ def llama_cpu_backend() -> dict:
             "summary": f"{summary}; llama-cpp-python {llama_cpp.__version__}"}
 
 # %% ../nbs/lib/llm_backends.ipynb #02c4f878
-LLAMA_SETTINGS = dict(n_batch=512, n_ubatch=512, flash_attn=False)  # llama-cpp-python's defaults; per model: the registry
+# llama-cpp-python's defaults (bench/bench_llama_settings.py found nothing reliably faster); per model: the registry
+LLAMA_SETTINGS = dict(n_batch=512, n_ubatch=512, flash_attn=False)
 
 def llama_kwargs(n_threads: int | None = None, # default: DALLM_LLM_THREADS, else all cores (at most 8)
                  spec: ModelSpec | None = None, # its `llama` settings override `LLAMA_SETTINGS`
                 ) -> dict:
-    "Keyword arguments for `llama_cpp.Llama`: the model's settings and one thread count for decoding and prompt reading."
+    "Keyword arguments for `llama_cpp.Llama`: the model's settings, one thread count for decoding and prompts."
     n = n_threads or int(os.environ.get("DALLM_LLM_THREADS") or 0) or min(os.cpu_count() or 2, 8)
     return {**LLAMA_SETTINGS, **((spec and spec.llama) or {}), "n_threads": n, "n_threads_batch": n}
 
@@ -94,10 +97,12 @@ class LlamaCppBackend:
     def __init__(self, spec: ModelSpec, settings: Settings, n_threads: int | None = None):
         try: from llama_cpp import Llama
         except ImportError:
-            raise LLMUnavailable("llama-cpp-python is not installed: `make install` builds it (scripts/build_llama.sh)") from None
+            raise LLMUnavailable("llama-cpp-python is not installed: `make install` builds it "
+                                 "(scripts/build_llama.sh)") from None
         self.spec, self.path = spec, gguf_path(spec, settings)
         self.cpu = llama_cpu_backend()
-        self.llm = Llama(model_path=str(self.path), n_ctx=spec.n_ctx, seed=0, verbose=False, **llama_kwargs(n_threads, spec))
+        self.llm = Llama(model_path=str(self.path), n_ctx=spec.n_ctx, seed=0, verbose=False,
+                         **llama_kwargs(n_threads, spec))
         self.lock = threading.Lock()
 
     def identity(self) -> dict: return {"file": self.path.name, "bytes": self.path.stat().st_size}

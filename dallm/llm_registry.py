@@ -48,7 +48,7 @@ class ModelSpec(BaseModel):
     response_format: Literal["json_schema", "json_object"] = "json_schema"  # openai: how to ask for JSON
     price_per_mtok: dict[str, float] | None = None  # USD per million tokens {input, output}
     n_ctx: int = 4096                      # llamacpp context window
-    llama: dict[str, int | bool] | None = None  # llamacpp: llama.cpp settings measured for this model (n_ubatch, flash_attn, ...)
+    llama: dict[str, int | bool] | None = None  # llamacpp: llama.cpp settings measured for this model (n_ubatch, ...)
     install: str | None = None             # how to get the weights
     notes: str | None = None
 

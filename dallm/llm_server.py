@@ -60,7 +60,7 @@ def serve(model: str = "smollm2", # a llamacpp registry name or .gguf path
     log = settings.path("cache_dir", "llm", f"server-{port}.log"); log.parent.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-c", _SERVER_MAIN, "--model", str(path), "--model_alias", spec.name,
            "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx)]
-    cmd += [a for k, v in llama_kwargs(spec=spec).items() for a in (f"--{k}", str(v).lower() if isinstance(v, bool) else str(v))]
+    for k, v in llama_kwargs(spec=spec).items(): cmd += [f"--{k}", str(v).lower() if isinstance(v, bool) else str(v)]
     proc = subprocess.Popen(cmd, stdout=log.open("wb"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/v1"
     t0 = time.monotonic()
