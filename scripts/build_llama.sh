@@ -43,7 +43,8 @@ if ! ls "$dest"/llama_cpp_python-*.whl >/dev/null 2>&1; then
       -DBUILD_SHARED_LIBS=ON -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
       -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF -DCMAKE_BUILD_WITH_INSTALL_RPATH=ON \
       -DCMAKE_INSTALL_RPATH='$ORIGIN' >"$work/cmake.log" 2>&1
-    cmake --build "$work/variants" -j "$(nproc)" --target $(printf 'ggml-cpu-%s ' $VARIANTS) >"$work/build.log" 2>&1 || { tail -50 "$work/build.log"; exit 1; }
+    cmake --build "$work/variants" -j "$(nproc)" --target $(printf 'ggml-cpu-%s ' $VARIANTS) >"$work/build.log" 2>&1 \
+      || { tail -50 "$work/build.log"; exit 1; }
     # 3. into the wheel's llama_cpp/lib, beside libggml-base.so (wheel pack rewrites the RECORD)
     "$BIN/python" -m wheel unpack -d "$work/unpacked" "$work"/wheel/llama_cpp_python-*.whl >/dev/null
     cp "$work"/variants/bin/libggml-cpu-*.so "$work"/unpacked/llama_cpp_python-"$VERSION"/llama_cpp/lib/
@@ -52,8 +53,12 @@ if ! ls "$dest"/llama_cpp_python-*.whl >/dev/null 2>&1; then
     rm "$work"/wheel/*.whl
     mv "$work"/repacked/*.whl "$work/wheel/"
   fi
-  mkdir -p "$dest"
-  mv "$work"/wheel/*.whl "$dest/"
+  # into the cache under a temporary name first, so an interrupted copy never leaves a wheel that looks complete
+  mkdir -p "$CACHE/llama-cpp-python"
+  rm -rf "$dest.partial"
+  cp -r "$work/wheel" "$dest.partial"
+  rm -rf "$dest"
+  mv "$dest.partial" "$dest"
   echo "llama-cpp-python $VERSION built in $(( $(date +%s) - t0 )) s"
 fi
 "$BIN/python" -m pip install -q --no-deps --force-reinstall "$dest"/llama_cpp_python-*.whl
