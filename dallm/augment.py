@@ -18,8 +18,8 @@ from tqdm.auto import tqdm
 from .cohort import LABEL_COLS, LESIONS, paper_report_block
 from .config import InputError, Settings
 from .knowledge import Chunk, Document, config_documents
-from .llm import LLM
-from .stores import build_store, namespace_for
+from .llm import LLM, failed
+from .stores import answer_many, build_store, namespace_for
 
 # %% auto #0
 __all__ = ['LEAK_TERMS', 'PROPOSE_SYSTEM', 'PAPER_KEYWORD_PROMPT', 'NUMERIC_HINTS', 'PAPER_FEATURE_COUNTS', 'CLEAN_VALUE_SYSTEM',
@@ -107,9 +107,8 @@ def build_ack(docs: list[Document], chunks: list[Chunk], lesions: list[str], que
     answers, used = [], {}
     for l in tqdm(lesions, desc="ACK (lesions)"):
         s, used[l], cd = ack_store(docs, chunks, l, config, store, llm, embeddings, profile, settings)
-        for q in questions:
-            text = q.template.format(lesion=queries[l])
-            a = s.answer(text, llm, k)
+        texts = [q.template.format(lesion=queries[l]) for q in questions]
+        for q, text, a in zip(questions, texts, answer_many(s, texts, llm, k, desc=f"ACK {l}")):
             answers.append(AckAnswer(lesion=l, question_id=q.id, question=text, answer=a.text, error=a.error,
                                      chunk_ids=[p["chunk_id"] for p in a.provenance if p.get("chunk_id")],
                                      documents=[d.title for d in cd]))
@@ -223,10 +222,12 @@ def _spec_from_proposal(p: dict, lesion: str, answer: "AckAnswer") -> FeatureSpe
 
 def propose_features(llm: LLM, ack: Ack, lesion: str, query: str, max_features: int = 10, per_answer: int = 2) -> list[FeatureSpec]:
     "Clean mode: features proposed answer by answer, merged; at most `max_features` that do not restate a label, then those that do (flagged)."
-    found = []
-    for a in ack.for_lesion(lesion):
+    def ask(a: AckAnswer):
         msgs = [{"role": "system", "content": PROPOSE_SYSTEM.format(n=per_answer, lesion=query)}, {"role": "user", "content": a.answer}]
-        ans = llm.chat(msgs, schema=proposal_schema(per_answer), max_tokens=110 * per_answer + 30)
+        return llm.chat(msgs, schema=proposal_schema(per_answer), max_tokens=110 * per_answer + 30)
+    answers = ack.for_lesion(lesion)
+    found = []
+    for a, ans in zip(answers, llm.map(ask, answers, desc=f"features {lesion}")):  # a failed call proposes nothing
         props = ans.get("features", []) if isinstance(ans, dict) else []
         found.append([f for p in props if isinstance(p, dict) and (f := _spec_from_proposal(p, lesion, a))])
     merged = merge_features(*found)
@@ -442,17 +443,24 @@ def ask_group(llm: LLM, row: pd.Series, group: Group, mode: str, seed: int = 0, 
     cid = {f.key: " ".join(f.chunk_ids) for f in fs}
     return [{"reading_id": row["reading_id"], "group": group.name, **r, "chunk_ids": cid[r["feature"]]} for r in recs]
 
+def _failed_group(row: pd.Series, group: Group, reason: str) -> list[dict]:
+    "Missing values, with the reason, for every feature of a group whose call failed after its retries."
+    return [{"reading_id": row["reading_id"], "group": group.name, "feature": f.key, "value": np.nan, "value_authors": np.nan,
+             "reason": "", "missing": f"call failed: {reason}", "chunk_ids": " ".join(f.chunk_ids)} for f in group.features]
+
 def run_values(llm: LLM, rows: pd.DataFrame, groups: list[Group], mode: str, seed: int = 0, desc: str = "values",
-               concurrency: int = 4) -> pd.DataFrame:
+               concurrency: int | None = None, # calls in flight for remote endpoints (default: `LLM.parallelism`)
+              ) -> pd.DataFrame:
     "Long table of every reading's values for every group's features (reading_id, group, feature, value, value_authors, reason, missing, chunk_ids)."
     jobs = [(g, r) for g in groups for _, r in rows.iterrows()]  # group-major: one shared prompt prefix per group
     recs = llm.map(lambda job: ask_group(llm, job[1], job[0], mode, seed), jobs, concurrency=concurrency, desc=desc)
     cols = ["reading_id", "group", "feature", "value", "value_authors", "reason", "missing", "chunk_ids"]
-    return pd.DataFrame([r for rs in recs for r in rs], columns=cols)
+    return pd.DataFrame([r for (g, row), rs in zip(jobs, recs) for r in (_failed_group(row, g, rs.reason) if failed(rs) else rs)],
+                        columns=cols)
 
 # %% ../nbs/03_augment.ipynb #66a9e179
 def augment_mode(llm: LLM, rows: pd.DataFrame, features: list[FeatureSpec], ack: Ack, mode: str, seed: int = 0,
-                 concurrency: int = 4, # parallel calls for remote endpoints
+                 concurrency: int | None = None, # calls in flight for remote endpoints (default: `LLM.parallelism`)
                  max_chars: int = 0, # cut each ACK answer to this many characters in prompts (0: whole answers)
                 ) -> pd.DataFrame:
     "Long values of one mode, with the ACK (variant 'ack') and without it (variant 'ablation')."

@@ -37,6 +37,7 @@ _ENV_KEYS = {  # field -> environment variable
     "mimic_root": "DALLM_MIMIC_ROOT", "llm": "DALLM_LLM",
     "neo4j_uri": "NEO4J_URI", "neo4j_username": "NEO4J_USERNAME", "neo4j_password": "NEO4J_PASSWORD",
     "openai_api_key": "OPENAI_API_KEY", "openai_base_url": "OPENAI_BASE_URL",
+    "concurrency": "DALLM_CONCURRENCY", "rpm": "DALLM_RPM", "tpm": "DALLM_TPM",
 }
 
 class Settings(BaseModel):
@@ -56,6 +57,9 @@ class Settings(BaseModel):
     neo4j_password: SecretStr | None = None
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
+    concurrency: int | None = None              # requests in flight at once to an OpenAI-compatible endpoint
+    rpm: float | None = None                    # requests per minute allowed by that endpoint (None: no limit)
+    tpm: float | None = None                    # tokens per minute allowed by that endpoint (None: no limit)
 
     def path(self, name: str, *parts: str) -> Path:
         "An absolute path under one of the configured folders (`data_dir`, `results_dir`, ...)."

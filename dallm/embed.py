@@ -5,6 +5,8 @@
 # %% ../nbs/lib/embed.ipynb #94cdede9
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
@@ -31,11 +33,16 @@ class MiniLMEmbeddings(Embeddings):
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.model = AutoModel.from_pretrained(self.path).to(self.device).eval()
         self.batch_size, self.max_length, self.dim = batch_size, max_length, self.model.config.hidden_size
+        self._lock = threading.Lock()  # a fast tokenizer refuses two threads at once ("Already borrowed")
 
     def encode(self, texts: list[str]) -> np.ndarray:
         "Embeddings as a float32 array (n, 384)."
         import torch
         out = []
+        with self._lock: self._encode_into(out, texts, torch)
+        return np.concatenate(out) if out else np.zeros((0, self.dim), np.float32)
+
+    def _encode_into(self, out: list, texts: list[str], torch) -> None:
         for i in range(0, len(texts), self.batch_size):
             enc = self.tok(list(texts[i:i + self.batch_size]), padding=True, truncation=True, max_length=self.max_length,
                            return_tensors="pt").to(self.device)
@@ -43,7 +50,6 @@ class MiniLMEmbeddings(Embeddings):
             m = enc["attention_mask"].unsqueeze(-1).to(h.dtype)
             e = (h * m).sum(1) / m.sum(1).clamp(min=1e-9)
             out.append(torch.nn.functional.normalize(e, dim=1).cpu().numpy())
-        return np.concatenate(out) if out else np.zeros((0, self.dim), np.float32)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]: return self.encode(texts).tolist()
     def embed_query(self, text: str) -> list[float]: return self.encode([text])[0].tolist()

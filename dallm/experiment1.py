@@ -14,11 +14,10 @@ import pandas as pd
 import seaborn as sns
 from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import GroupKFold
-from tqdm.auto import tqdm
 
 from .cohort import PAPER_CHARS, VITALS, paper_clean_report, paper_lesions
 from .config import InputError
-from .llm import LLM, LLMUnavailable, LLMCallError, get_llm, ledger_frame, models_table
+from .llm import LLM, LLMUnavailable, LLMCallError, failed, get_llm, ledger_frame, models_table
 from .parse import paper_first_token, parse_value, parse_vitals, vitals_schema
 
 # %% auto #0
@@ -115,38 +114,45 @@ def paper_value(llm: LLM, row: pd.Series, feature: str, template: str, rng: tupl
 def values_paper(llm: LLM, rows: pd.DataFrame, ranges: dict, templates: list[str] = ("report", "plain"),
                  rounds: list[int] = (1, 5, 25, 50), temperature: float = 0.1, seed: int = 0,
                  local_temperature: float = 1.0) -> pd.DataFrame:
-    "Paper-mode values for every reading, template and feature (long format)."
-    recs = []
-    for _, row in tqdm(rows.iterrows(), total=len(rows), desc=f"{llm.spec.name} paper", leave=False):
-        for t in templates:
-            for f in VITALS:
-                recs.append(dict(reading_id=row["reading_id"], model=llm.spec.name, mode="paper", template=t, feature=f,
-                                 **paper_value(llm, row, f, t, ranges[f], rounds, temperature, seed, local_temperature)))
-    return pd.DataFrame(recs)
+    "Paper-mode values for every reading, template and feature (long format); a failed call gives a missing value with its reason."
+    jobs = [(r, t, f) for _, r in rows.iterrows() for t in templates for f in VITALS]
+    got = llm.map(lambda j: paper_value(llm, j[0], j[2], j[1], ranges[j[2]], rounds, temperature, seed, local_temperature),
+                  jobs, desc=f"{llm.spec.name} paper")
+    return pd.DataFrame([dict(reading_id=r["reading_id"], model=llm.spec.name, mode="paper", template=t, feature=f,
+                              **(dict(value=np.nan, raw="", samples=0, reason=f"call failed: {g.reason}") if failed(g) else g))
+                         for (r, t, f), g in zip(jobs, got)])
 
 # %% ../nbs/01_experiment1_mse.ipynb #cc5c71e4
-def values_clean(llm: LLM, rows: pd.DataFrame, seed: int = 0, max_tokens: int = 200) -> pd.DataFrame:
-    "Clean-mode values for every reading and feature (long format)."
-    recs = []
-    for _, row in tqdm(rows.iterrows(), total=len(rows), desc=f"{llm.spec.name} clean", leave=False):
-        base = dict(reading_id=row["reading_id"], model=llm.spec.name, mode="clean", template="json")
-        if llm.spec.backend == "hf-masked":
-            for f in VITALS:
-                cands = llm.fill_mask(clean_masked_prompt(row, f), top_k=100)
-                got = next(((c, p) for c in cands if (p := parse_value(c, f)).value is not None), None)
-                recs.append({**base, "template": "mask", "feature": f, "value": got[1].value if got else np.nan,
-                             "raw": got[0] if got else " ".join(cands[:5]), "samples": len(cands),
-                             "reason": (got[1].reason if got else "no physiologically possible value in the top 100 fillers")})
-            continue
-        ans = llm.chat(clean_messages(row), schema=vitals_schema(), temperature=0.0, seed=seed, max_tokens=max_tokens)
-        raw = llm.last.text
-        parsed = parse_vitals(ans if ans is not None else raw)
+def _clean_reading(llm: LLM, row: pd.Series, seed: int, max_tokens: int) -> list[dict]:
+    "The clean-mode records (one per vital sign) of one reading."
+    base = dict(reading_id=row["reading_id"], model=llm.spec.name, mode="clean", template="json")
+    if llm.spec.backend == "hf-masked":
+        recs = []
         for f in VITALS:
-            pv = parsed[f]
-            reason = pv.reason if ans is not None or pv.value is None else f"text answer; {pv.reason}".strip("; ")
-            recs.append({**base, "feature": f, "value": np.nan if pv.value is None else pv.value, "raw": raw[:300],
-                         "samples": 1, "reason": reason})
-    return pd.DataFrame(recs)
+            cands = llm.fill_mask(clean_masked_prompt(row, f), top_k=100)
+            got = next(((c, p) for c in cands if (p := parse_value(c, f)).value is not None), None)
+            recs.append({**base, "template": "mask", "feature": f, "value": got[1].value if got else np.nan,
+                         "raw": got[0] if got else " ".join(cands[:5]), "samples": len(cands),
+                         "reason": (got[1].reason if got else "no physiologically possible value in the top 100 fillers")})
+        return recs
+    ans = llm.chat(clean_messages(row), schema=vitals_schema(), temperature=0.0, seed=seed, max_tokens=max_tokens)
+    raw = llm.last.text  # this thread's last answer
+    parsed = parse_vitals(ans if ans is not None else raw)
+    recs = []
+    for f in VITALS:
+        pv = parsed[f]
+        reason = pv.reason if ans is not None or pv.value is None else f"text answer; {pv.reason}".strip("; ")
+        recs.append({**base, "feature": f, "value": np.nan if pv.value is None else pv.value, "raw": raw[:300],
+                     "samples": 1, "reason": reason})
+    return recs
+
+def values_clean(llm: LLM, rows: pd.DataFrame, seed: int = 0, max_tokens: int = 200) -> pd.DataFrame:
+    "Clean-mode values for every reading and feature (long format); a failed call gives missing values with its reason."
+    rs = [r for _, r in rows.iterrows()]
+    got = llm.map(lambda r: _clean_reading(llm, r, seed, max_tokens), rs, desc=f"{llm.spec.name} clean")
+    fail = lambda r, g: [dict(reading_id=r["reading_id"], model=llm.spec.name, mode="clean", template="json", feature=f,
+                              value=np.nan, raw="", samples=0, reason=f"call failed: {g.reason}") for f in VITALS]
+    return pd.DataFrame([rec for r, g in zip(rs, got) for rec in (fail(r, g) if failed(g) else g)])
 
 # %% ../nbs/01_experiment1_mse.ipynb #73409159
 def baseline_values(df: pd.DataFrame, # the whole tidy cohort (real values, for fitting)

@@ -6,9 +6,8 @@
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
-from concurrent.futures import ThreadPoolExecutor
+import threading
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -17,31 +16,23 @@ from fastcore.basics import patch
 from pydantic import BaseModel
 
 from .config import InputError, Settings, get_settings
-from .llm_backends import BACKENDS, hf_source, is_local_url
+from .bulk import Failed, failed, run_bulk
+from .llm_backends import BACKENDS, hf_source, is_local_url, parse_json
 from .llm_cache import Completion, Ledger, LLMCache, ledger_frame, request_key
 from .llm_registry import (LLMCallError, LLMUnavailable, ModelSpec, gguf_path, load_registry, registry_path,
                                 resolve_spec)
 
 # %% auto #0
-__all__ = ['DEFAULT_DECODING', 'parse_json', 'LLM', 'default_cache', 'get_llm', 'availability', 'models_table', 'LLMCallError',
+__all__ = ['DEFAULT_DECODING', 'LLM', 'default_cache', 'get_llm', 'availability', 'models_table', 'LLMCallError',
            'LLMUnavailable', 'ModelSpec', 'LLMCache', 'Completion', 'ledger_frame', 'load_registry', 'resolve_spec',
-           'gguf_path', 'registry_path']
+           'gguf_path', 'registry_path', 'parse_json', 'Failed', 'failed']
 
 # %% ../nbs/lib/llm.ipynb #bdd77bf9
 _all_ = ["LLMCallError", "LLMUnavailable", "ModelSpec", "LLMCache", "Completion", "ledger_frame", "load_registry",
-         "resolve_spec", "gguf_path", "registry_path"]  # re-exported: `from dallm.llm import ...` is enough for users
+         "resolve_spec", "gguf_path", "registry_path", "parse_json", "Failed", "failed"]  # re-exported: `from dallm.llm import ...` is enough for users
 
 # %% ../nbs/lib/llm.ipynb #d2f7b219
 DEFAULT_DECODING = {"temperature": 0.0, "top_p": 1.0, "seed": 0, "max_tokens": 64, "stop": None}
-
-def parse_json(text: str) -> Any:
-    "The first JSON object in `text` (also inside a ```json fence), or None."
-    s = text.strip()
-    if s.startswith("```"): s = s.strip("`").removeprefix("json").strip()
-    start = s.find("{")
-    if start < 0: return None
-    try: return json.JSONDecoder().raw_decode(s[start:])[0]
-    except json.JSONDecodeError: return None
 
 # %% ../nbs/lib/llm.ipynb #9fcd010d
 class LLM:
@@ -50,15 +41,21 @@ class LLM:
     def __init__(self, spec: ModelSpec, # the model
                  cache: LLMCache, # the call cache
                  settings: Settings | None = None, # for keys and folders
-                 **backend_kw, # passed to the backend (openai: timeout, retries, rpm)
+                 **backend_kw, # passed to the backend (openai: timeout, retries, rpm, tpm)
                 ):
         self.spec, self.cache, self.settings = spec, cache, settings or get_settings()
-        self.backend_kw, self._backend = backend_kw, None
-        self.ledger, self.last = Ledger(spec.name), None
+        self.backend_kw, self._backend, self._load = backend_kw, None, threading.Lock()
+        self.ledger, self._local = Ledger(spec.name), threading.local()
+
+    @property
+    def last(self) -> Completion | None:
+        "The last answer this thread received (each thread of a bulk loop sees its own)."
+        return getattr(self._local, "last", None)
 
     @property
     def backend(self):
-        if self._backend is None: self._backend = BACKENDS[self.spec.backend](self.spec, self.settings, **self.backend_kw)
+        with self._load:  # one backend, even when a bulk loop's threads all miss the cache at once
+            if self._backend is None: self._backend = BACKENDS[self.spec.backend](self.spec, self.settings, **self.backend_kw)
         return self._backend
 
     def _identity(self) -> dict:
@@ -73,10 +70,12 @@ class LLM:
         key = request_key(req)
         c = self.cache.get(key)
         if c is None:
-            c = run()
+            try: c = run()
+            except LLMCallError as e:  # failed after its retries: counted, never cached (a rerun asks again)
+                self.ledger.fail(getattr(e, "retries", 0)); raise
             self.cache.put(key, req, c)
         self.ledger.add(c, self.spec.price_per_mtok)
-        self.last = c
+        self._local.last = c
         return c
 
     def _decoding(self, decoding: dict) -> dict:
@@ -142,17 +141,20 @@ def fill_mask(self: LLM, text: str, top_k: int = 100) -> list[str]:
     return self._call("fill_mask", {"text": text}, {"top_k": top_k}, lambda: self.backend.fill_mask(text, top_k)).parsed
 
 @patch
+def parallelism(self: LLM, concurrency: int | None = None) -> int:
+    "Calls in flight at once: 1 for local backends; for endpoints the argument, else DALLM_CONCURRENCY, else the registry, else 8."
+    if self.spec.backend != "openai": return 1
+    n = concurrency or self.settings.concurrency or self.spec.concurrency or 8
+    if n < 1: raise InputError(f"concurrency {n} (DALLM_CONCURRENCY or model '{self.spec.name}'): use 1 or more")
+    return n
+
+@patch
 def map(self: LLM, fn: Callable[[Any], Any], items: Iterable, # apply fn(item) to every item
-        concurrency: int = 4, # parallel calls for remote endpoints (local backends run one at a time)
+        concurrency: int | None = None, # calls in flight for remote endpoints (default: `parallelism()`)
         desc: str | None = None, # progress bar label
        ) -> list:
-    "`[fn(x) for x in items]` with a progress bar and, for remote endpoints, bounded concurrency."
-    from tqdm.auto import tqdm
-    items = list(items)
-    if self.spec.backend != "openai" or concurrency <= 1:
-        return [fn(x) for x in tqdm(items, desc=desc or self.spec.name, leave=False)]
-    with ThreadPoolExecutor(concurrency) as ex:
-        return list(tqdm(ex.map(fn, items), total=len(items), desc=desc or self.spec.name, leave=False))
+    "`[fn(x) for x in items]` in order, with a progress bar, at the endpoint's pace; failed items give `Failed(reason)`."
+    return run_bulk(fn, items, self.parallelism(concurrency), desc or self.spec.name)
 
 # %% ../nbs/lib/llm.ipynb #5f02943e
 _CACHES: dict[Path, LLMCache] = {}
@@ -200,7 +202,7 @@ def availability(spec: ModelSpec, settings: Settings | None = None) -> tuple[boo
                 return True, ""
             gguf_path(spec, settings); return True, ""
         if spec.backend == "openai":
-            if importlib.util.find_spec("openai") is None: return False, "the openai package is not installed: pip install 'dallm[llm]'"
+            if importlib.util.find_spec("httpx") is None: return False, "httpx is not installed: pip install 'dallm[llm]'"
             url = spec.base_url or settings.openai_base_url
             has_key = os.environ.get(spec.api_key_env) or (spec.api_key_env == "OPENAI_API_KEY" and settings.openai_api_key)
             if not has_key and not is_local_url(url):

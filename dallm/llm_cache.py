@@ -10,7 +10,7 @@ import json
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -34,6 +34,7 @@ class Completion:
     completion_tokens: int = 0
     seconds: float = 0.0
     cached: bool = False
+    retries: int = 0          # attempts beyond the first (an endpoint's 429, 5xx, timeouts); not stored
 
 # %% ../nbs/lib/llm_cache.ipynb #0eaae2c1
 class LLMCache:
@@ -71,7 +72,7 @@ class LLMCache:
 # %% ../nbs/lib/llm_cache.ipynb #85ba5055
 @dataclass
 class Ledger:
-    "Token and cost accounting for one model."
+    "Token and cost accounting for one model (thread-safe: bulk loops add from several threads)."
     model: str
     calls: int = 0
     cache_hits: int = 0
@@ -80,15 +81,33 @@ class Ledger:
     cached_tokens: int = 0
     model_seconds: float = 0.0
     cost_usd: float = 0.0
+    retries: int = 0      # extra attempts of calls that ended with an answer or failed
+    failures: int = 0     # calls that failed after their retries (recorded as failed items, never cached)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, c: Completion, price: dict[str, float] | None) -> None:
-        if c.cached:
-            self.cache_hits += 1; self.cached_tokens += c.prompt_tokens + c.completion_tokens; return
-        self.calls += 1; self.prompt_tokens += c.prompt_tokens; self.completion_tokens += c.completion_tokens
-        self.model_seconds += c.seconds
-        if price: self.cost_usd += (c.prompt_tokens * price.get("input", 0) + c.completion_tokens * price.get("output", 0)) / 1e6
+        "Count one answer: a cache hit, or a real call with its tokens, seconds, retries and cost."
+        with self._lock:
+            if c.cached:
+                self.cache_hits += 1
+                self.cached_tokens += c.prompt_tokens + c.completion_tokens
+                return
+            self.calls += 1
+            self.prompt_tokens += c.prompt_tokens
+            self.completion_tokens += c.completion_tokens
+            self.model_seconds += c.seconds
+            self.retries += c.retries
+            if price: self.cost_usd += (c.prompt_tokens * price.get("input", 0) + c.completion_tokens * price.get("output", 0)) / 1e6
+
+    def fail(self, retries: int = 0) -> None:
+        "Count one call that failed after `retries` retries."
+        with self._lock: self.failures += 1; self.retries += retries
+
+    def row(self) -> dict:
+        "The counts as a plain dict."
+        return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
 
 def ledger_frame(llms: Iterable, # objects with a `.ledger` (e.g. `dallm.llm.LLM`)
                 ) -> pd.DataFrame:
-    "One row per model: calls, cache hits, tokens, seconds and cost."
-    return pd.DataFrame([vars(m.ledger) for m in llms])
+    "One row per model: calls, cache hits, tokens, seconds, cost, retries and failures."
+    return pd.DataFrame([m.ledger.row() for m in llms])

@@ -47,6 +47,9 @@ class ModelSpec(BaseModel):
     api_key_env: str = "OPENAI_API_KEY"    # openai: the environment variable holding the key
     response_format: Literal["json_schema", "json_object"] = "json_schema"  # openai: how to ask for JSON
     price_per_mtok: dict[str, float] | None = None  # USD per million tokens {input, output}
+    concurrency: int | None = None         # openai: requests in flight at once (DALLM_CONCURRENCY wins; default 8)
+    rpm: float | None = None               # openai: requests per minute the endpoint allows (DALLM_RPM wins)
+    tpm: float | None = None               # openai: tokens per minute the endpoint allows (DALLM_TPM wins)
     n_ctx: int = 4096                      # llamacpp context window
     llama: dict[str, int | bool] | None = None  # llamacpp: llama.cpp settings measured for this model (n_ubatch, ...)
     install: str | None = None             # how to get the weights

@@ -12,7 +12,7 @@ from .config import InputError, Settings
 from .knowledge import (LESION_QUERIES, RETRIEVAL_QUESTIONS, Chunk, Document, about_lesion, config_documents, corpus_terms,
                              fact_variants, gold_facts, normalise_spelling)
 from .llm import LLM
-from .stores import MODEL_BOUND, READS_FROM, Answer, build_store, make_store, namespace_for
+from .stores import MODEL_BOUND, READS_FROM, Answer, answer_many, build_store, make_store, namespace_for
 
 # %% auto #0
 __all__ = ['fact_recall', 'supported_share', 'is_refusal', 'off_target', 'run_experiment2', 'retrieval_metrics',
@@ -115,12 +115,13 @@ def run_experiment2(docs: list[Document], # the corpus (from 00_ingest)
             log.append({"llm": m, "store": s, "config": c, "namespace": ns, "documents": len(cd), "chunks": len(cc),
                         "ingest_s": built[s, ns][1], "status": "ok" if built[s, ns][0] else "not run", "reason": built[s, ns][2]})
         store, _, why = built[s, ns]
-        for qid, tmpl, cats in RETRIEVAL_QUESTIONS:
-            q = tmpl.format(lesion=LESION_QUERIES[l])
+        qs = [tmpl.format(lesion=LESION_QUERIES[l]) for _, tmpl, _ in RETRIEVAL_QUESTIONS]
+        got = answer_many(store, qs, llms[m], k, desc=f"{m} {s} {c}") if store is not None else [None] * len(qs)
+        for (qid, _, cats), q, a in zip(RETRIEVAL_QUESTIONS, qs, got):
             base = {"llm": m, "lesion": l, "config": c, "store": s, "question_id": qid, "question": q,
                     "documents": "; ".join(d.title for d in cd)}
             if store is None: rows.append({**base, "status": "not run", "error": why}); continue
-            rows.append({**base, **_score(store.answer(q, llms[m], k), docs, l, cats, titles)})
+            rows.append({**base, **_score(a, docs, l, cats, titles)})
     return pd.DataFrame(rows), pd.DataFrame(log)
 
 # %% ../nbs/02_retrieval_compare.ipynb #37a37f22

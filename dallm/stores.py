@@ -22,14 +22,14 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
 from .config import InputError, Settings, get_settings
-from .llm import LLM
+from .llm import LLM, failed, run_bulk
 from .graph import (Triple, check_cypher, extract_triples, namespace_schema, rel_type, schema_text,
                          seed_entities, traverse, triple_context)
 
 # %% auto #0
 __all__ = ['RAG_SYSTEM', 'CYPHER_PROMPT', 'RETRY_NOTE', 'STORE_KINDS', 'READS_FROM', 'MODEL_BOUND', 'Answer', 'Store',
-           'rag_answer', 'VectorAnswering', 'VectorStore', 'GraphAnswering', 'GraphStore', 'DallmChatModel',
-           'Neo4jVectorStore', 'Neo4jGraphStore', 'make_store', 'namespace_for', 'build_store']
+           'rag_answer', 'answer_many', 'VectorAnswering', 'VectorStore', 'GraphAnswering', 'extract_all', 'GraphStore',
+           'DallmChatModel', 'Neo4jVectorStore', 'Neo4jGraphStore', 'make_store', 'namespace_for', 'build_store']
 
 # %% ../nbs/lib/stores.ipynb #3cd1ea8f
 @dataclass
@@ -47,6 +47,7 @@ class Store:
     "The interface of every store: ingest chunks, answer a question, clear the store's own namespace."
     kind = "store"
     namespace: str
+    threadsafe = False  # True: `answer` may run in several threads at once (see `answer_many`)
     def ingest(self, chunks: Iterable) -> dict: raise NotImplementedError
     def answer(self, question: str, llm: LLM | None = None, k: int = 4) -> Answer: raise NotImplementedError
     def clear(self) -> None: raise NotImplementedError
@@ -58,6 +59,15 @@ def rag_answer(llm: LLM, question: str, context: str, max_tokens: int = 160) -> 
     "The LLM's answer to `question` from `context` (greedy, cached)."
     return llm.chat([{"role": "system", "content": RAG_SYSTEM},
                      {"role": "user", "content": f"Context:\n{context}\n\nQuestion: {question}"}], max_tokens=max_tokens).strip()
+
+def answer_many(store: Store, questions: list[str], # a store and its questions
+                llm: LLM | None = None, # the answering model (default: the store's own)
+                k: int = 4, desc: str | None = None) -> list[Answer]:
+    "Every question's answer, in order: at the endpoint's pace when the store allows threads; a failed call gives an `Answer` with its error."
+    m = llm or getattr(store, "llm", None)
+    conc = m.parallelism() if (m is not None and store.threadsafe) else 1
+    got = run_bulk(lambda q: store.answer(q, llm, k), questions, conc, desc or f"{store.kind} answers")
+    return [Answer(q, "", error=f"call failed: {g.reason}") if failed(g) else g for q, g in zip(questions, got)]
 
 # %% ../nbs/lib/stores.ipynb #c9124c86
 def _ns(namespace: str) -> str:
@@ -76,6 +86,8 @@ def _chunk_dict(c) -> dict:
 class VectorAnswering(Store):
     "The answer path shared by the vector stores; subclasses provide `search(question, k)`."
     def search(self, question: str, k: int = 4) -> list[tuple[dict, float]]: raise NotImplementedError
+
+    threadsafe = True  # retrieval reads only; each answer is one model call
 
     def answer(self, question: str, llm: LLM | None = None, k: int = 4) -> Answer:
         "Answer from the top-k chunks (the model is needed: vector stores have none of their own)."
@@ -143,6 +155,8 @@ class GraphAnswering(Store):
             vecs = np.stack([cache[n] for n in names])
         return seed_entities(question, names, self.embeddings, vecs)
 
+    threadsafe = True  # retrieval reads only; each answer is one model call
+
     def answer(self, question: str, llm: LLM | None = None, k: int = 4) -> Answer:
         "Answer from the triples around the entities the question names (at most 8k triples)."
         t0 = time.perf_counter(); seeds = self.seeds(question)
@@ -155,6 +169,12 @@ class GraphAnswering(Store):
                       meta={"seeds": seeds, "triples": len(triples)})
 
 # %% ../nbs/lib/stores.ipynb #a6634e7c
+def extract_all(llm: LLM, chunks: list[dict]) -> tuple[list[list[Triple]], list[str]]:
+    "Triples of every chunk, in order, at the endpoint's pace; a chunk whose call failed gives none (its id and reason listed)."
+    got = llm.map(lambda d: extract_triples(llm, d["text"], d["chunk_id"], d["title"]), chunks, desc="triples")
+    return ([[] if failed(g) else g for g in got],
+            [f"{d['chunk_id']}: {g.reason}" for d, g in zip(chunks, got) if failed(g)])
+
 class GraphStore(GraphAnswering):
     "NetworkX entity graph built by typed triple extraction over every chunk."
     kind = "networkx graph"
@@ -163,14 +183,14 @@ class GraphStore(GraphAnswering):
         self.g, self.chunks = nx.MultiDiGraph(), {}
 
     def ingest(self, chunks: Iterable) -> dict:
-        from tqdm.auto import tqdm
         new = [d for d in map(_chunk_dict, chunks) if d["chunk_id"] not in self.chunks]
         n0 = self.g.number_of_edges()
-        for d in tqdm(new, desc="triples", leave=False):
+        found, failures = extract_all(self.llm, new)
+        for d, ts in zip(new, found):
             self.chunks[d["chunk_id"]] = d
-            for t in extract_triples(self.llm, d["text"], d["chunk_id"], d["title"]): self.add(t)
+            for t in ts: self.add(t)
         return {"added_chunks": len(new), "added_triples": self.g.number_of_edges() - n0,
-                "nodes": self.g.number_of_nodes(), "edges": self.g.number_of_edges()}
+                "nodes": self.g.number_of_nodes(), "edges": self.g.number_of_edges(), "failed_chunks": failures}
 
     def add(self, t: Triple) -> None:
         "One triple (a node keeps its first type; the same relation from the same chunk is stored once)."
@@ -358,11 +378,10 @@ def write(self: Neo4jGraphStore, chunks: list[dict], triples: list[Triple]) -> N
 @patch
 def ingest(self: Neo4jGraphStore, chunks: Iterable) -> dict:
     "Extract typed triples from every chunk and write them."
-    from tqdm.auto import tqdm
     ds = list(map(_chunk_dict, chunks))
-    triples = [t for d in tqdm(ds, desc="graph", leave=False) for t in extract_triples(self.llm, d["text"], d["chunk_id"], d["title"])]
-    self.write(ds, triples)
-    return {"documents": len(ds), **self.counts()}
+    found, failures = extract_all(self.llm, ds)
+    self.write(ds, [t for ts in found for t in ts])
+    return {"documents": len(ds), **self.counts(), "failed_chunks": failures}
 
 # %% ../nbs/lib/stores.ipynb #7e3dfcdf
 CYPHER_PROMPT = ("Task: write one Cypher query that reads a graph database to answer the question.\n"
