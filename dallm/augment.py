@@ -353,7 +353,8 @@ def _clean_value(f: FeatureSpec, v) -> tuple[float, str]:
     except (TypeError, ValueError): return np.nan, f"not a number: {v!r}"
     if not np.isfinite(x): return np.nan, f"not a finite number: {v!r}"
     if (f.low is not None and x < f.low) or (f.high is not None and x > f.high):
-        return np.nan, f"{x:g} outside the plausible range {f.low:g}-{f.high:g}"
+        rng = " to ".join("any" if b is None else f"{b:g}" for b in (f.low, f.high))  # one bound may be open
+        return np.nan, f"{x:g} outside the plausible range {rng}"
     return x, ""
 
 def parse_clean_values(answer, features: list[FeatureSpec]) -> list[dict]:

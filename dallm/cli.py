@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['COMMANDS', 'check', 'cohort_synth', 'cohort_load', 'check_profile', 'section_of', 'default_kernel', 'check_kernel',
-           'run_notebook', 'write_run_times', 'reproduce', 'show_config', 'llm_list', 'llm_serve', 'neo4j_start',
-           'neo4j_stop', 'neo4j_status', 'main']
+           'run_notebook', 'write_run_times', 'reproduce', 'plan', 'show_config', 'llm_list', 'llm_serve',
+           'neo4j_start', 'neo4j_stop', 'neo4j_status', 'main']
 
 # %% ../nbs/lib/cli.ipynb #8a84fd4e
 import functools
@@ -172,6 +172,32 @@ def write_run_times(records: list[dict], # this run's records
 # %% ../nbs/lib/cli.ipynb #b233982c
 _ONLY = Param("notebooks to run (e.g. 00_ingest); default all", str, nargs="*")  # a list option (a name, so linters do not read the help as a type)
 
+def _plan_before(settings, chapters: list[str]):
+    "The plan of the chapters about to run, made before they spend (None if it cannot be made: the run goes on)."
+    from dallm.plan import plan_markdown, run_plan
+    wanted = [c for c in chapters if c in ("01_experiment1_mse", "02_retrieval_compare", "03_augment")]
+    if not wanted: return None
+    try: t = run_plan(chapters=wanted, settings=settings)
+    except Exception as e:  # a plan is a forecast: never a reason not to run
+        print(f"(no plan: {type(e).__name__}: {e})", file=sys.stderr); return None
+    out = settings.path("results_dir", settings.profile); out.mkdir(parents=True, exist_ok=True)
+    t.to_csv(out / "plan.csv", index=False); (out / "plan.md").write_text(plan_markdown(t), encoding="utf-8")
+    tot = t[["calls", "cached", "cost_usd", "hours"]].sum()
+    print(f"plan: {tot['calls']:.0f} model calls ({tot['cached']:.0f} cached), ${tot['cost_usd']:.2f}, about "
+          f"{tot['hours']:.1f} h of model time ({out / 'plan.md'})", file=sys.stderr, flush=True)
+    return t
+
+def _plan_after(settings, planned) -> None:
+    "`plan_vs_actual.csv`: the plan beside the ledgers the chapters wrote."
+    from dallm.plan import plan_vs_actual, read_ledgers
+    out = settings.path("results_dir", settings.profile)
+    led = read_ledgers(out)
+    if led.empty: return
+    ran = set(led["chapter"])
+    pva = plan_vs_actual(planned[planned["chapter"].isin(ran)], led[led["chapter"].isin(set(planned["chapter"]))])
+    pva.to_csv(out / "plan_vs_actual.csv", index=False)
+    print(f"plan vs actual: {out / 'plan_vs_actual.csv'}")
+
 def reproduce(profile: str = None, # parameter profile: params/<profile>.yaml (default: DALLM_PROFILE, else smoke)
               only: _ONLY = None, # notebooks to run (e.g. 00_ingest); default all
               kernel: str = None, # Jupyter kernel name (default: 'dallm' when registered, else 'python3')
@@ -189,6 +215,7 @@ def reproduce(profile: str = None, # parameter profile: params/<profile>.yaml (d
         if unknown: raise InputError(f"--only: no notebook(s) {sorted(unknown)} in nbs/ ({[p.stem for p in nbs]})")
         nbs = [p for p in nbs if p.stem in wanted]
     runs = settings.path("runs_dir", profile); runs.mkdir(parents=True, exist_ok=True)
+    planned = _plan_before(settings, [p.stem for p in nbs])
     records = []
     for k, nb in enumerate(nbs, 1):
         print(f"[{k}/{len(nbs)}] {nb.stem} (profile {profile}, kernel {kernel})", file=sys.stderr, flush=True)
@@ -197,10 +224,36 @@ def reproduce(profile: str = None, # parameter profile: params/<profile>.yaml (d
         if rec["status"] != "ok":
             print(f"FAILED {nb.stem} at cell [{rec['cell']}]: {rec['error']} (executed notebook: {runs / nb.name})", file=sys.stderr)
     times = write_run_times(records, settings.path("results_dir", profile, "run_times.csv"))
+    if planned is not None: _plan_after(settings, planned)
     print(pd.DataFrame(records)[["notebook", "status", "cell", "error", "seconds"]].to_string(index=False))
     print(f"total {sum(r['seconds'] for r in records):.0f} s this run; run times of every notebook: "
           f"{settings.path('results_dir', profile, 'run_times.csv')} ({times['seconds'].sum():.0f} s in all)")
     return records
+
+# %% ../nbs/lib/cli.ipynb #c9747781
+def plan(profile: str = None, # parameter profile: params/<profile>.yaml (default: DALLM_PROFILE, else smoke)
+         llm: str = None, # plan with this default model (a registry name such as gpt-4; default: DALLM_LLM)
+         concurrency: int = None, # requests in flight to an endpoint (default: DALLM_CONCURRENCY, the registry, 8)
+         latency: float = 1.0, # an endpoint's seconds per call
+        ) -> pd.DataFrame:
+    "Plan a profile's model calls, tokens, dollars and hours without calling any model."
+    check(latency >= 0, "--latency", latency, "seconds per call, 0 or more")
+    check(concurrency is None or concurrency >= 1, "--concurrency", concurrency, "1 or more requests in flight")
+    from dallm.plan import plan_markdown, plan_vs_actual, read_ledgers, run_plan
+    settings = get_settings(profile=profile, llm=llm)
+    t = run_plan(concurrency=concurrency, latency=latency, settings=settings)
+    out = settings.path("results_dir", settings.profile); out.mkdir(parents=True, exist_ok=True)
+    name = "plan" + (f"_{re.sub(r'[^A-Za-z0-9.-]+', '_', llm)}" if llm else "")
+    t.to_csv(out / f"{name}.csv", index=False)
+    (out / f"{name}.md").write_text(md := plan_markdown(t), encoding="utf-8")
+    print(md)
+    led = read_ledgers(out)
+    if not led.empty and not llm:
+        pva = plan_vs_actual(t, led)
+        pva.to_csv(out / "plan_vs_actual.csv", index=False)
+        print("## Beside the last run's ledgers\n\n" + pva.round(3).to_markdown(index=False))
+    print(f"\nwritten: {out / (name + '.csv')}, {out / (name + '.md')}")
+    return t
 
 # %% ../nbs/lib/cli.ipynb #e2fa6a03
 def show_config(profile: str = None, # profile to show (default: DALLM_PROFILE or smoke)
@@ -261,7 +314,7 @@ def neo4j_status() -> None:
 
 # %% ../nbs/lib/cli.ipynb #1278b7fe
 COMMANDS = {("cohort", "synth"): cohort_synth, ("cohort", "load"): cohort_load,
-            ("reproduce",): reproduce, ("config",): show_config, ("llm", "list"): llm_list, ("llm", "serve"): llm_serve,
+            ("reproduce",): reproduce, ("plan",): plan, ("config",): show_config, ("llm", "list"): llm_list, ("llm", "serve"): llm_serve,
             ("neo4j", "start"): neo4j_start, ("neo4j", "stop"): neo4j_stop, ("neo4j", "status"): neo4j_status}
 
 def _usage() -> str:

@@ -64,6 +64,15 @@ class LLMCache:
                               json.dumps(c.parsed), c.prompt_tokens, c.completion_tokens, c.seconds, time.time()))
             self._db.commit()
 
+    def present(self, keys: list[str]) -> set[str]:
+        "The keys among `keys` that the cache holds (one query; counts no hit or miss)."
+        with self._lock:
+            return {r[0] for r in self._db.execute(f"SELECT key FROM calls WHERE key IN ({','.join('?' * len(keys))})", keys)}
+
+    def models(self) -> set[str]:
+        "The model ids that have calls in the cache."
+        with self._lock: return {r[0] for r in self._db.execute("SELECT DISTINCT model FROM calls")}
+
     def __len__(self) -> int:
         with self._lock: return self._db.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
 

@@ -19,7 +19,7 @@ from .knowledge import Chunk, Document
 
 # %% auto #0
 __all__ = ['ARTEFACTS', 'Chapter', 'chapter', 'require', 'read_cohort', 'cohort_card', 'read_documents', 'read_chunks',
-           'write_cohort', 'write_jsonl', 'sample_readings', 'write_table', 'save_figure']
+           'write_cohort', 'write_jsonl', 'sample_readings', 'write_table', 'save_figure', 'write_ledger']
 
 # %% ../nbs/lib/pipeline.ipynb #d129809c
 ARTEFACTS: dict[str, tuple[str, str]] = {  # name -> (path under data/<profile>/, the chapter that writes it)
@@ -159,3 +159,12 @@ def save_figure(fig: plt.Figure, # the figure
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, bbox_inches="tight")
     return path
+
+def write_ledger(ch: "Chapter", # the chapter whose calls these are
+                 ledger: pd.DataFrame, # `dallm.llm.ledger_frame` of its models
+                ) -> Path:
+    "This run's ledger of a chapter as `results/<profile>/ledgers/<chapter>.csv` (read by `dallm plan` beside the plan)."
+    p = ch.results / "ledgers" / f"{ch.name}.csv"
+    p.parent.mkdir(parents=True, exist_ok=True)
+    ledger.assign(chapter=ch.name).to_csv(p, index=False)
+    return p
