@@ -78,6 +78,7 @@ def test_faults_are_retried_counted_and_nothing_is_lost(tmp_path):
     faults = st["requests"] - st["outcomes"]["ok"]
     assert faults > 10 and m.ledger.retries == faults == st["requests"] - 120
     assert m.ledger.calls == 120 and m.cache.misses == 120 and len(m.cache) == 120  # each answer recorded once
+    assert st["distinct"] == 120  # every request beyond these 120 was a retry of one of them
 
 
 def test_experiment1_clean_values_through_an_endpoint(synth799, tmp_path):
