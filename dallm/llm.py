@@ -45,6 +45,7 @@ class LLM:
                 ):
         self.spec, self.cache, self.settings = spec, cache, settings or get_settings()
         self.backend_kw, self._backend, self._load = backend_kw, None, threading.Lock()
+        self._flight, self._flying = threading.Lock(), {}  # request key -> Event: one call per request in flight
         self.ledger, self._local = Ledger(spec.name), threading.local()
 
     @property
@@ -69,11 +70,20 @@ class LLM:
         req = {**self._identity(), "kind": kind, **payload, "decoding": decoding}
         key = request_key(req)
         c = self.cache.get(key)
-        if c is None:
-            try: c = run()
+        while c is None:
+            with self._flight:  # the same request already in flight (two readings of one image): wait for its answer
+                ev, leader = self._flying.get(key), False
+                if ev is None: ev, leader = self._flying.setdefault(key, threading.Event()), True
+            if not leader:
+                ev.wait(); c = self.cache.get(key)  # None if that call failed: then ask ourselves
+                continue
+            try:
+                c = run()
+                self.cache.put(key, req, c)  # stored before the waiting threads wake
             except LLMCallError as e:  # failed after its retries: counted, never cached (a rerun asks again)
                 self.ledger.fail(getattr(e, "retries", 0)); raise
-            self.cache.put(key, req, c)
+            finally:
+                with self._flight: self._flying.pop(key).set()
         self.ledger.add(c, self.spec.price_per_mtok)
         self._local.last = c
         return c
