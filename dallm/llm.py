@@ -154,7 +154,7 @@ def fill_mask(self: LLM, text: str, top_k: int = 100) -> list[str]:
 def parallelism(self: LLM, concurrency: int | None = None) -> int:
     "Calls in flight at once: 1 for local backends; for endpoints the argument, else DALLM_CONCURRENCY, else the registry, else 8."
     if self.spec.backend != "openai": return 1
-    n = concurrency or self.settings.concurrency or self.spec.concurrency or 8
+    n = next((v for v in (concurrency, self.settings.concurrency, self.spec.concurrency) if v is not None), 8)
     if n < 1: raise InputError(f"concurrency {n} (DALLM_CONCURRENCY or model '{self.spec.name}'): use 1 or more")
     return n
 
