@@ -169,9 +169,7 @@ def write_run_times(records: list[dict], # this run's records
     path.parent.mkdir(parents=True, exist_ok=True); t.to_csv(path, index=False)
     return t
 
-# %% ../nbs/lib/cli.ipynb #b233982c
-_ONLY = Param("notebooks to run (e.g. 00_ingest); default all", str, nargs="*")  # a list option (a name, so linters do not read the help as a type)
-
+# %% ../nbs/lib/cli.ipynb #73a120d8
 def _plan_before(settings, chapters: list[str]):
     "The plan of the chapters about to run, made before they spend (None if it cannot be made: the run goes on)."
     from dallm.plan import plan_markdown, run_plan
@@ -197,6 +195,9 @@ def _plan_after(settings, planned) -> None:
     pva = plan_vs_actual(planned[planned["chapter"].isin(ran)], led[led["chapter"].isin(set(planned["chapter"]))])
     pva.to_csv(out / "plan_vs_actual.csv", index=False)
     print(f"plan vs actual: {out / 'plan_vs_actual.csv'}")
+
+# %% ../nbs/lib/cli.ipynb #b233982c
+_ONLY = Param("notebooks to run (e.g. 00_ingest); default all", str, nargs="*")  # a list option (a name, so linters do not read the help as a type)
 
 def reproduce(profile: str = None, # parameter profile: params/<profile>.yaml (default: DALLM_PROFILE, else smoke)
               only: _ONLY = None, # notebooks to run (e.g. 00_ingest); default all
