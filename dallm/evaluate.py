@@ -30,14 +30,15 @@ from tqdm.auto import tqdm
 
 from .cohort import LABEL_COLS, LESIONS, VITALS, split_paper
 from .config import InputError
-from .stats import bootstrap_ci, bootstrap_diff, corrected_ttest, delong_test, holm
+from .stats import bootstrap_ci, bootstrap_diff, corrected_ttest, delong_test, holm, micro_metric
 
 # %% auto #0
-__all__ = ['LESION_KEYS', 'KEYWORD_TERMS', 'TRAIN_AUGMENT', 'PAPER_PARAMS', 'MODEL_NAMES', 'LEARNERS', 'PAPER_TABLE4',
-           'RATING_COLUMNS', 'augmented_coverage', 'load_augmented', 'original_features', 'keyword_features',
-           'check_features', 'Learner', 'noisy_copies', 'MultiLabelModel', 'paper_rows', 'paper_splits', 'clean_splits',
-           'multilabel_metrics', 'paper_metrics', 'CVResult', 'cross_validate', 'run_grid', 'predictions_frame',
-           'n_relevant', 'score', 'table4', 'tabnet_note', 'per_lesion_table', 'summary_text', 'lesion_importance',
+__all__ = ['LESION_KEYS', 'KEYWORD_TERMS', 'TRAIN_AUGMENT', 'PAPER_PARAMS', 'MODEL_NAMES', 'LEARNERS', 'REFERENCE_PREDICTORS',
+           'PAPER_TABLE4', 'RATING_COLUMNS', 'augmented_coverage', 'load_augmented', 'original_features',
+           'keyword_features', 'check_features', 'Learner', 'noisy_copies', 'MultiLabelModel', 'paper_rows',
+           'paper_splits', 'clean_splits', 'multilabel_metrics', 'paper_metrics', 'CVResult', 'cross_validate',
+           'run_grid', 'reference_cv', 'predictions_frame', 'n_relevant', 'score', 'table4', 'tabnet_note',
+           'per_lesion_table', 'parse_contrasts', 'contrast_table', 'summary_text', 'lesion_importance',
            'n_relevant_table', 'plot_top_features', 'example_ratings', 'read_ratings', 'relevance_groups',
            'ratings_correlation', 'plot_relevance_panels']
 
@@ -120,7 +121,7 @@ def check_features(X: pd.DataFrame, # candidate feature table (index or column r
     return X.astype(float).loc[ids]
 
 # %% ../nbs/04_evaluate.ipynb #43a3b7d8
-TRAIN_AUGMENT = {"original_smote": "smote", "original_noise": "noise"}  # feature set -> augmentation of its training rows
+TRAIN_AUGMENT = {"original_smote": "smote", "original_noise": "noise", "original_per_lesion": "per_lesion"}  # feature set -> how its training rows are used
 
 # %% ../nbs/04_evaluate.ipynb #c237afd6
 PAPER_PARAMS = {
@@ -129,7 +130,8 @@ PAPER_PARAMS = {
     "xgboost": {"learning_rate": 0.01, "max_depth": 6, "n_estimators": 100, "objective": "binary:logistic"},
     "tabnet": {"n_d": 8, "n_a": 8, "n_steps": 2, "lr": 0.02, "batch_size": 1024},
 }
-MODEL_NAMES = {"decision_tree": "DecisionTree", "random_forest": "RandomForest", "xgboost": "XGBoost", "tabnet": "TabNet"}
+MODEL_NAMES = {"decision_tree": "DecisionTree", "random_forest": "RandomForest", "xgboost": "XGBoost", "tabnet": "TabNet",
+               "prevalence": "Prevalence", "logreg": "LogisticRegression"}  # the last two: reference predictors
 
 # %% ../nbs/04_evaluate.ipynb #00f4641c
 def _fit_tree(X, Y, hp, m, groups):
@@ -150,8 +152,14 @@ def _sk_proba(model, X):
     return np.column_stack([p[:, 1] for p in (pr if isinstance(pr, list) else [pr])])
 
 # %% ../nbs/04_evaluate.ipynb #26688d7f
-def _fit_tabnet(X, Y, hp, m, groups):
-    "TabNet multi-task. Clean: early stopping on training patients, every row used. Authors': library defaults, no eval set."
+def _early_stopping_split(X, Y, groups, m):
+    "(train, validation) positions for the clean protocol's early stopping, grouped by patient; None when it cannot be made."
+    if not (m.tabnet_valid and groups is not None and len(np.unique(groups)) > 5): return None
+    tr, va = next(GroupShuffleSplit(1, test_size=0.15, random_state=m.seed).split(X, Y, groups))
+    return (tr, va) if all(len(np.unique(Y[va, j])) == 2 for j in range(Y.shape[1])) else None
+
+def _fit_tabnet(X, Y, hp, m, groups, valid=None):
+    "TabNet multi-task. Clean: early stopping on training patients (or on `valid`, (X, Y)). Authors': library defaults, no eval set."
     import torch
     from pytorch_tabnet.multitask import TabNetMultiTaskClassifier
     if m.tabnet_authors:  # as the authors called it: defaults (batch 1024, drop_last=True), no eval set
@@ -161,11 +169,9 @@ def _fit_tabnet(X, Y, hp, m, groups):
         lr, bs = hp.pop("lr", 0.02), hp.pop("batch_size", 1024)
         model, drop = TabNetMultiTaskClassifier(seed=m.seed, verbose=0, optimizer_params={"lr": lr}, device_name="cpu", **hp), False
         kw = dict(max_epochs=m.tabnet_max_epochs, batch_size=bs, virtual_batch_size=min(128, bs), drop_last=False)
-        if m.tabnet_valid and groups is not None and len(np.unique(groups)) > 5:
-            tr, va = next(GroupShuffleSplit(1, test_size=0.15, random_state=m.seed).split(X, Y, groups))
-            if all(len(np.unique(Y[va, j])) == 2 for j in range(Y.shape[1])):
-                kw.update(eval_set=[(X[va], Y[va])], eval_metric=["logloss"], patience=m.tabnet_patience)
-                X, Y = X[tr], Y[tr]
+        split = None if valid is not None else _early_stopping_split(X, Y, groups, m)
+        if split is not None: valid, (X, Y) = (X[split[1]], Y[split[1]]), (X[split[0]], Y[split[0]])
+        if valid is not None: kw.update(eval_set=[valid], eval_metric=["logloss"], patience=m.tabnet_patience)
         if "eval_set" not in kw: kw["patience"] = 0  # no validation set: all epochs
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):  # TabNet prints even at verbose=0
         warnings.simplefilter("ignore")
@@ -185,6 +191,7 @@ class Learner:
     proba: Callable       # (fitted, X) -> probabilities, one column per active lesion
     importance: Callable  # fitted -> built-in importances per feature
     multi_output: bool    # one model for all lesions (then a 1-D target when a single lesion is active)
+    early_stops: bool = False  # fit takes `valid=(X, Y)`: a validation set for early stopping (clean protocol)
 
 LEARNERS = {
     "decision_tree": Learner(_fit_tree, _sk_proba, lambda f: f.feature_importances_, True),
@@ -192,7 +199,7 @@ LEARNERS = {
     "xgboost": Learner(_fit_xgboost, lambda f, X: np.column_stack([m.predict_proba(X)[:, 1] for m in f]),
                        lambda f: np.mean([m.feature_importances_ for m in f], axis=0), False),
     "tabnet": Learner(_fit_tabnet, lambda f, X: np.column_stack([p[:, 1] for p in f.predict_proba(X.astype(np.float32))]),
-                      lambda f: f.feature_importances_, False),
+                      lambda f: f.feature_importances_, False, early_stops=True),
 }
 
 # %% ../nbs/04_evaluate.ipynb #a17c33df
@@ -203,16 +210,25 @@ def noisy_copies(X: np.ndarray, Y: np.ndarray, groups: np.ndarray | None, seed: 
     noisy = X + rng.normal(size=X.shape) * (sd * X.std(0))
     return (np.vstack([X, noisy]), np.concatenate([Y, Y]), None if groups is None else np.concatenate([groups, groups]))
 
-class _PerLesionSmote:
-    "One model per lesion, each fitted on SMOTE-oversampled training rows (imbalanced-learn)."
-    def __init__(self, m, X, Y, hp, groups):
+class _PerLesion:
+    """One model per lesion, each fitted on SMOTE-oversampled training rows (imbalanced-learn) or, as SMOTE's control, on
+    the rows as they are. A learner that stops early (TabNet, clean protocol) gets its validation patients split off
+    first: synthetic rows only ever train."""
+    def __init__(self, m, X, Y, hp, groups, smote: bool = True):
         from imblearn.over_sampling import SMOTE
         self.learner, self.models = m.learner, []
+        split = _early_stopping_split(X, Y, groups, m) if self.learner.early_stops else None
+        if split is not None: (X, Y), (Xv, Yv) = (X[split[0]], Y[split[0]]), (X[split[1]], Y[split[1]])
+        steps = []
         for j in range(Y.shape[1]):
             y, minority = Y[:, j], int(min(Y[:, j].sum(), len(Y) - Y[:, j].sum()))
-            if minority >= 2: Xs, ys = SMOTE(k_neighbors=min(5, minority - 1), random_state=m.seed).fit_resample(X, y)
+            if not smote: Xs, ys = X, y
+            elif minority >= 2: Xs, ys = SMOTE(k_neighbors=min(5, minority - 1), random_state=m.seed).fit_resample(X, y)
             else: Xs, ys = X, y; m.events.append(f"lesion {j}: {minority} minority row(s), fitted without SMOTE")
-            self.models.append(self.learner.fit(Xs, ys if self.learner.multi_output else ys[:, None], dict(hp), m, None))
+            kw = {} if split is None else {"valid": (Xv, Yv[:, [j]])}
+            self.models.append(self.learner.fit(Xs, ys if self.learner.multi_output else ys[:, None], dict(hp), m, None, **kw))
+            steps.append(m.steps)
+        if all(s is not None for s in steps): m.steps = sum(steps)   # TabNet: gradient steps over the per-lesion models
     def proba(self, X): return np.column_stack([self.learner.proba(f, X)[:, 0] for f in self.models])
     def importance(self): return np.mean([self.learner.importance(f) for f in self.models], axis=0)
 
@@ -225,14 +241,15 @@ class MultiLabelModel:
                  tabnet_max_epochs: int = 1000, tabnet_patience: int = 100,
                  tabnet_valid: bool = True, # clean: early stopping on a validation split of training patients
                  n_jobs: int = 2,
-                 augment: str = "", # training rows: "" | "smote" (per lesion, imbalanced-learn) | "noise" (Gaussian copies)
+                 augment: str = "", # training rows: "" | "smote" (per lesion, imbalanced-learn) | "noise" (Gaussian copies) | "per_lesion" (SMOTE's control)
                  tabnet_authors: bool = False, # TabNet as the authors called it (library defaults, no eval set)
                 ):
         if name not in LEARNERS: raise InputError(f"unknown model '{name}'; use one of {list(LEARNERS)}")
         if params not in ("paper", "defaults"): raise InputError(f"params must be 'paper' or 'defaults', not {params!r}")
         self.name, self.params, self.seed, self.n_jobs, self.learner = name, params, seed, n_jobs, LEARNERS[name]
         self.tabnet_max_epochs, self.tabnet_patience, self.tabnet_valid = tabnet_max_epochs, tabnet_patience, tabnet_valid
-        if augment not in ("", "smote", "noise"): raise InputError(f"augment {augment!r}: use '', 'smote' or 'noise'")
+        if augment not in ("", "smote", "noise", "per_lesion"):
+            raise InputError(f"augment {augment!r}: use '', 'smote', 'noise' or 'per_lesion'")
         self.augment, self.tabnet_authors = augment, tabnet_authors
         self.events: list[str] = []
         self.epochs, self.steps = None, None
@@ -251,7 +268,8 @@ class MultiLabelModel:
         if Ya.shape[1] == 1 and self.learner.multi_output: Ya = Ya.ravel()  # one lesion: a binary model
         hp = dict(PAPER_PARAMS[self.name]) if self.params == "paper" else {}
         if self.augment == "noise": X, Ya, groups = noisy_copies(X, Ya, groups, self.seed)
-        if self.augment == "smote": self.model = _PerLesionSmote(self, X, Ya.reshape(len(X), -1), hp, groups)
+        if self.augment in ("smote", "per_lesion"):
+            self.model = _PerLesion(self, X, Ya.reshape(len(X), -1), hp, groups, smote=self.augment == "smote")
         else: self.model = self.learner.fit(X, Ya, hp, self, groups)
         return self
 
@@ -261,7 +279,7 @@ def predict_proba(self: MultiLabelModel, X: np.ndarray) -> np.ndarray:
     "Probability of each lesion, shape (n, 5)."
     X = self.imputer.transform(X)
     P = np.tile(self.prev, (len(X), 1)).astype(float)
-    if isinstance(self.model, _PerLesionSmote): P[:, self.active] = self.model.proba(X)
+    if isinstance(self.model, _PerLesion): P[:, self.active] = self.model.proba(X)
     elif self.model is not None: P[:, self.active] = self.learner.proba(self.model, X)
     return P
 
@@ -269,7 +287,7 @@ def predict_proba(self: MultiLabelModel, X: np.ndarray) -> np.ndarray:
 def importances(self: MultiLabelModel) -> np.ndarray:
     "Built-in importances, normalised to sum 1: impurity (trees, forest), gain (XGBoost, mean over lesions), attention masks (TabNet)."
     if self.model is None: return np.zeros(len(self.imputer.statistics_))
-    imp = np.asarray(self.model.importance() if isinstance(self.model, _PerLesionSmote) else self.learner.importance(self.model), float)
+    imp = np.asarray(self.model.importance() if isinstance(self.model, _PerLesion) else self.learner.importance(self.model), float)
     s = imp.sum()
     return imp / s if s > 0 else imp
 
@@ -401,6 +419,45 @@ def run_grid(fsets: dict[str, pd.DataFrame], df: pd.DataFrame, models: list[str]
                                   TRAIN_AUGMENT.get(s, ""), tabnet_authors and p == "paper"))
     return out
 
+# %% ../nbs/04_evaluate.ipynb #67cb5a61
+REFERENCE_PREDICTORS = {
+    "prevalence": "each lesion's training prevalence, no features (the chance level of micro AUROC)",
+    "report_tfidf": "TF-IDF of the report (words and word pairs) + logistic regression per lesion",
+    "report_minilm": "MiniLM embedding of the report + logistic regression per lesion"}
+
+def _reference_inputs(name: str, text: np.ndarray, tr: np.ndarray, te: np.ndarray, embeddings: np.ndarray | None):
+    if name == "report_minilm": return embeddings[tr], embeddings[te]
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    vec = TfidfVectorizer(ngram_range=(1, 2), min_df=2 if len(tr) >= 50 else 1, sublinear_tf=True).fit(text[tr])
+    return vec.transform(text[tr]), vec.transform(text[te])
+
+def reference_cv(name: str, # a key of `REFERENCE_PREDICTORS`
+                 df: pd.DataFrame, # the cohort (labels, `report`)
+                 splits: list, # `clean_splits(...)`: the folds every feature set of the clean protocol used
+                 seed: int = 0,
+                 embeddings: np.ndarray | None = None, # report_minilm: one row per reading (default: computed here)
+                ) -> CVResult:
+    "Out-of-fold probabilities of a reference predictor, fitted inside each training fold only (clean protocol)."
+    from sklearn.linear_model import LogisticRegression
+    if name not in REFERENCE_PREDICTORS: raise InputError(f"references: unknown {name!r}; use any of {list(REFERENCE_PREDICTORS)}")
+    if "report" not in df: raise InputError("cohort: no 'report' column, which the report reference predictors read")
+    Y, text, t0 = df[LABEL_COLS].to_numpy(int), df["report"].fillna("").to_numpy(str), time.perf_counter()
+    if name == "report_minilm" and embeddings is None:
+        from dallm.embed import MiniLMEmbeddings
+        embeddings = MiniLMEmbeddings().encode(list(text))
+    preds, events = [], []
+    for r, k, tr, te in splits:
+        P = np.tile(Y[tr].mean(0), (len(te), 1)).astype(float)
+        if name != "prevalence":
+            Xtr, Xte = _reference_inputs(name, text, tr, te, embeddings)
+            for j, l in enumerate(LESION_KEYS):
+                if len(np.unique(Y[tr, j])) < 2:
+                    events.append(f"repeat {r} fold {k}: {l}: single class in training fold, predicted its prevalence"); continue
+                P[:, j] = LogisticRegression(max_iter=2000, random_state=seed + r).fit(Xtr, Y[tr, j]).predict_proba(Xte)[:, 1]
+        preds.append(pd.DataFrame(P, columns=LESION_KEYS).assign(repeat=r, fold=k, pos=te))
+    return CVResult(name, "prevalence" if name == "prevalence" else "logreg", "clean", [] if name == "prevalence" else ["report"],
+                    pd.concat(preds, ignore_index=True), np.zeros(0), events, time.perf_counter() - t0, [None] * len(splits))
+
 # %% ../nbs/04_evaluate.ipynb #eb3bbdbf
 def predictions_frame(results: list[CVResult], df: pd.DataFrame) -> pd.DataFrame:
     "Long table of every fit's test-fold probabilities: protocol, feature set, model, repeat, fold, reading_id, one column per lesion."
@@ -419,39 +476,44 @@ def n_relevant(imp: np.ndarray, features: list[str]) -> int:
     "Features more important than the `dummy` column (the paper's #Rel. features)."
     return int((imp > imp[features.index("dummy")]).sum()) if "dummy" in features else np.nan
 
-def score(results: list[CVResult], df: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+def _score_cell(r: CVResult, base: CVResult | None, Y, groups, n, n_boot, seed) -> dict:
+    rec = {"protocol": r.protocol, "feature_set": r.feature_set, "model": r.model, "n_features": len(r.features) - ("dummy" in r.features),
+           "n_rel": n_relevant(r.importances, r.features), "seconds": round(r.seconds, 1)}
+    if r.protocol == "paper":
+        per = [paper_metrics(Y[g["pos"].to_numpy()], g[LESION_KEYS].to_numpy()) for _, g in r.preds.groupby("repeat")]
+        rec.update({k: float(np.mean([d[k] for d in per])) for k in per[0]})
+        rec.update({f"{k}_sd": float(np.std([d[k] for d in per])) for k in per[0]})
+        return rec
+    P = _oof(r, n); ok = ~np.isnan(P).any(1)
+    rec.update(multilabel_metrics(Y[ok], P[ok]))
+    for k in ("auroc", "f1"):
+        rec[f"{k}_lo"], rec[f"{k}_hi"] = bootstrap_ci(Y[ok], P[ok], groups[ok], k, n_boot, seed)
+    if base is None: return rec
+    P0 = _oof(base, n)
+    rec["p_auroc_delong"] = delong_test(Y[ok].ravel(), P[ok].ravel(), P0[ok].ravel())[2]  # readings as independent
+    rec["d_auroc"], rec["d_auroc_lo"], rec["d_auroc_hi"], rec["p_auroc"] = bootstrap_diff(
+        Y[ok], P[ok], P0[ok], groups[ok], "auroc", n_boot, seed)  # clustered by patient
+    for j, l in enumerate(LESION_KEYS):
+        rec[f"p_auroc_{l}"] = bootstrap_diff(Y[ok, j], P[ok, j], P0[ok, j], groups[ok], "auroc", n_boot, seed)[3]
+    for l, ph in zip(LESION_KEYS, holm([rec[f"p_auroc_{l}"] for l in LESION_KEYS])): rec[f"p_holm_{l}"] = ph
+    f = lambda res: {(rr, k): f1_score(Y[g["pos"].to_numpy()].ravel(), (g[LESION_KEYS].to_numpy() >= 0.5).ravel().astype(int), zero_division=0)
+                     for (rr, k), g in res.preds.groupby(["repeat", "fold"])}
+    f1s, f1b = f(r), f(base)
+    n_te = r.preds.groupby(["repeat", "fold"]).size().mean()
+    rec["p_f1_ttest"] = corrected_ttest([f1s[key] - f1b[key] for key in f1s], n - n_te, n_te)
+    return rec
+
+def score(results: list[CVResult], df: pd.DataFrame, n_boot: int = 1000, seed: int = 0,
+          n_jobs: int = 2, # cells scored in parallel processes (the bootstrap is the cost)
+         ) -> pd.DataFrame:
     "One row per (protocol, feature set, model): metrics, CIs, P-values against Original, #Rel. features."
+    from joblib import Parallel, delayed
     Y, groups, n = df[LABEL_COLS].to_numpy(int), df["subject_id"].to_numpy(), len(df)
     by = {(r.protocol, r.feature_set, r.model): r for r in results}
-    rows = []
-    for (p, s, m), r in by.items():
-        rec = {"protocol": p, "feature_set": s, "model": m, "n_features": len(r.features) - ("dummy" in r.features),
-               "n_rel": n_relevant(r.importances, r.features), "seconds": round(r.seconds, 1)}
-        if p == "paper":
-            per = [paper_metrics(Y[g["pos"].to_numpy()], g[LESION_KEYS].to_numpy()) for _, g in r.preds.groupby("repeat")]
-            rec.update({k: float(np.mean([d[k] for d in per])) for k in per[0]})
-            rec.update({f"{k}_sd": float(np.std([d[k] for d in per])) for k in per[0]})
-        else:
-            P = _oof(r, n); ok = ~np.isnan(P).any(1)
-            rec.update(multilabel_metrics(Y[ok], P[ok]))
-            for k in ("auroc", "f1"):
-                rec[f"{k}_lo"], rec[f"{k}_hi"] = bootstrap_ci(Y[ok], P[ok], groups[ok], k, n_boot, seed)
-            base = by.get((p, "original", m))
-            if base is not None and s != "original":
-                P0 = _oof(base, n)
-                rec["p_auroc_delong"] = delong_test(Y[ok].ravel(), P[ok].ravel(), P0[ok].ravel())[2]  # readings as independent
-                rec["d_auroc"], rec["d_auroc_lo"], rec["d_auroc_hi"], rec["p_auroc"] = bootstrap_diff(
-                    Y[ok], P[ok], P0[ok], groups[ok], "auroc", n_boot, seed)  # clustered by patient
-                for j, l in enumerate(LESION_KEYS):
-                    rec[f"p_auroc_{l}"] = bootstrap_diff(Y[ok, j], P[ok, j], P0[ok, j], groups[ok], "auroc", n_boot, seed)[3]
-                for l, ph in zip(LESION_KEYS, holm([rec[f"p_auroc_{l}"] for l in LESION_KEYS])): rec[f"p_holm_{l}"] = ph
-                f = lambda res: {(rr, k): f1_score(Y[g["pos"].to_numpy()].ravel(), (g[LESION_KEYS].to_numpy() >= 0.5).ravel().astype(int), zero_division=0)
-                                 for (rr, k), g in res.preds.groupby(["repeat", "fold"])}
-                f1s, f1b = f(r), f(base)
-                diffs = [f1s[key] - f1b[key] for key in f1s]
-                n_te = r.preds.groupby(["repeat", "fold"]).size().mean()
-                rec["p_f1_ttest"] = corrected_ttest(diffs, n - n_te, n_te)
-        rows.append(rec)
+    base = lambda p, s, m: by.get((p, "original", m)) if p == "clean" and s != "original" else None
+    args = [(r, base(*key), Y, groups, n, n_boot, seed) for key, r in by.items()]
+    rows = (Parallel(n_jobs=n_jobs)(delayed(_score_cell)(*a) for a in args) if n_jobs > 1 and len(args) > 1
+            else [_score_cell(*a) for a in args])
     return pd.DataFrame(rows)
 
 # %% ../nbs/04_evaluate.ipynb #4eaa654a
@@ -483,7 +545,8 @@ def table4(scores: pd.DataFrame, protocol: str = "clean") -> pd.DataFrame:
         cols += ["precision", "f1", "recall"]
         s["auroc_95ci"] = [f"{lo:.3f}-{hi:.3f}" for lo, hi in zip(s["auroc_lo"], s["auroc_hi"])]
         s["p_value"] = s.get("p_auroc")  # clustered bootstrap of the AUROC difference over patients
-        cols += ["auroc_95ci", "d_auroc", "p_value", "p_auroc_delong", "p_f1_ttest"]
+        cols += ["auroc_95ci", "d_auroc", "p_value", "p_auroc_delong", "p_f1_ttest", "labels_in_prompt"]
+        s["labels_in_prompt"] = s["feature_set"].str.startswith("paper_")   # made in paper mode: left out of the contrasts' summary
     cols += ["n_rel"]
     s["paper_set"] = s["feature_set"].str.replace(r"^(clean|paper)_", "", regex=True)  # clean_augmented -> the paper's Augmented
     t = s[[c for c in cols if c in s] + ["paper_set"]].merge(PAPER_TABLE4.add_prefix("paper_").rename(
@@ -514,18 +577,77 @@ def per_lesion_table(scores: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).round(4)
 
 # %% ../nbs/04_evaluate.ipynb #77aaaead
-def summary_text(scores: pd.DataFrame, alpha: float = 0.05) -> str:
-    "Plain-language summary of the significant differences against Original (clean protocol)."
-    s = scores[(scores["protocol"] == "clean") & (scores["feature_set"] != "original")]
-    if s.empty or "p_auroc" not in s: return "No feature set besides Original was evaluated under the clean protocol."
-    base = scores[(scores["protocol"] == "clean") & (scores["feature_set"] == "original")].set_index("model")["auroc"]
-    lines = []
-    for r in s.itertuples():
-        d = r.auroc - base.get(r.model, np.nan)
-        sig = "significantly" if r.p_auroc < alpha else "not significantly"
-        lines.append(f"- {r.feature_set} with {MODEL_NAMES[r.model]}: micro AUROC {r.auroc:.3f} vs {base.get(r.model, np.nan):.3f} "
-                     f"for Original ({d:+.3f}, 95% CI {r.d_auroc_lo:+.3f} to {r.d_auroc_hi:+.3f}), {sig} different (patient bootstrap P = "
-                     f"{r.p_auroc:.3g}; DeLong P = {r.p_auroc_delong:.3g}; F1 corrected t-test P = {r.p_f1_ttest:.3g}).")
+def parse_contrasts(specs: list[str]) -> list[tuple[str, str]]:
+    "'A vs B' strings (the profile's `contrasts`) -> (A, B) pairs."
+    out = []
+    for s in specs:
+        parts = [x.strip() for x in str(s).split(" vs ")]
+        if len(parts) != 2 or not all(parts): raise InputError(f"contrasts: {s!r} is not 'A vs B' (feature set vs reference)")
+        out.append(tuple(parts))
+    return out
+
+def _fold_metric(res: CVResult, Y: np.ndarray, metric: str) -> dict:
+    return {key: micro_metric(Y[g["pos"].to_numpy()], g[LESION_KEYS].to_numpy(), metric) for key, g in res.preds.groupby(["repeat", "fold"])}
+
+def _contrast(a: CVResult, b: CVResult, Y, groups, n, n_boot, seed) -> dict:
+    Pa, Pb = _oof(a, n), _oof(b, n); ok = ~(np.isnan(Pa).any(1) | np.isnan(Pb).any(1))
+    rec = {"auroc_macro": micro_metric(Y[ok], Pa[ok], "auroc_macro"), "ref_auroc_macro": micro_metric(Y[ok], Pb[ok], "auroc_macro")}
+    rec["d_macro"], rec["d_macro_lo"], rec["d_macro_hi"], rec["p_boot"] = bootstrap_diff(
+        Y[ok], Pa[ok], Pb[ok], groups[ok], "auroc_macro", n_boot, seed, p_method="normal")   # no 2/(n_boot+1) floor: a family needs it
+    rec["d_micro"] = micro_metric(Y[ok], Pa[ok]) - micro_metric(Y[ok], Pb[ok])
+    fa, fb = _fold_metric(a, Y, "auroc_macro"), _fold_metric(b, Y, "auroc_macro")
+    keys = sorted(set(fa) & set(fb)); n_te = a.preds.groupby(["repeat", "fold"]).size().mean()
+    rec["p_ttest"] = corrected_ttest([fa[k] - fb[k] for k in keys], n - n_te, n_te) if keys else np.nan
+    return rec
+
+def contrast_table(results: list[CVResult], df: pd.DataFrame, contrasts: list[str], n_boot: int = 1000, seed: int = 0,
+                   n_jobs: int = 2, # contrasts computed in parallel processes
+                  ) -> pd.DataFrame:
+    "Every declared contrast for every model (clean protocol): macro AUROC difference, two P-values, Holm over the family."
+    from joblib import Parallel, delayed
+    Y, groups, n = df[LABEL_COLS].to_numpy(int), df["subject_id"].to_numpy(), len(df)
+    by = {(r.feature_set, r.model): r for r in results if r.protocol == "clean"}
+    models = lambda s: [m for (fs, m) in by if fs == s]
+    rows, todo = [], []
+    for a, b in parse_contrasts(contrasts):
+        base = {"contrast": f"{a} vs {b}", "feature_set": a, "reference": b}
+        missing = [x for x in (a, b) if not models(x)]
+        if missing: rows.append({**base, "note": f"not evaluated under the clean protocol: {', '.join(missing)}"}); continue
+        for m in models(a):
+            mb = m if m in models(b) else (models(b)[0] if len(models(b)) == 1 else None)
+            if mb is None: rows.append({**base, "model": m, "note": f"{b} has no {m} row"}); continue
+            leak = a.startswith("paper_") or b.startswith("paper_")
+            rows.append({**base, "model": m, "ref_model": mb, "in_family": not leak,
+                         "note": "made in paper mode (labels in the prompt): outside the family" if leak else ""})
+            todo.append((len(rows) - 1, (by[(a, m)], by[(b, mb)], Y, groups, n, n_boot, seed)))
+    stats_ = (Parallel(n_jobs=n_jobs)(delayed(_contrast)(*args) for _, args in todo) if n_jobs > 1 and len(todo) > 1
+              else [_contrast(*args) for _, args in todo])
+    for (i, _), st in zip(todo, stats_): rows[i].update(st)
+    t = pd.DataFrame(rows)
+    for c in ("p_boot", "p_ttest", "in_family", "model", "ref_model", "d_macro"):
+        if c not in t: t[c] = np.nan
+    fam = t["in_family"].fillna(False).astype(bool) & t["p_boot"].notna()
+    t["in_family"] = fam
+    for c in ("p_boot", "p_ttest"):
+        t[f"{c}_holm"] = np.nan
+        t.loc[fam, f"{c}_holm"] = holm(t.loc[fam, c].to_numpy(float))
+    return t
+
+def summary_text(contrasts: pd.DataFrame, alpha: float = 0.05) -> str:
+    "Plain-language summary of the declared contrasts: significant only on the Holm-adjusted bootstrap P-value."
+    fam = contrasts[contrasts["in_family"]] if len(contrasts) else contrasts
+    if fam.empty: return "No declared contrast could be tested under the clean protocol (see the contrasts table's notes)."
+    lines = [f"{len(fam)} contrasts (declared contrasts x models) form one family; Holm over all {len(fam)}; macro AUROC is the "
+             f"primary metric; 'significant' means a Holm-adjusted patient-bootstrap P < {alpha} (normal approximation on the bootstrap SD)."]
+    for r in fam.itertuples():
+        verdict = (("significantly higher" if r.d_macro > 0 else "significantly lower") if r.p_boot_holm < alpha else "no significant difference")
+        who = MODEL_NAMES.get(r.model, r.model) + ("" if r.ref_model == r.model else f" vs {MODEL_NAMES.get(r.ref_model, r.ref_model)}")
+        lines.append(f"- {r.feature_set} vs {r.reference} ({who}): macro AUROC {r.auroc_macro:.3f} vs {r.ref_auroc_macro:.3f} "
+                     f"({r.d_macro:+.3f}, 95% CI {r.d_macro_lo:+.3f} to {r.d_macro_hi:+.3f}; micro {r.d_micro:+.3f}): {verdict} "
+                     f"(adjusted P = {r.p_boot_holm:.3g} bootstrap, {r.p_ttest_holm:.3g} corrected t-test).")
+    left = contrasts[~contrasts["in_family"]]
+    if len(left): lines.append("Not in the family: " + "; ".join(f"{r.contrast}{' (' + r.model + ')' if isinstance(r.model, str) else ''}: {r.note}"
+                                                                  for r in left.itertuples()))
     return "\n".join(lines)
 
 # %% ../nbs/04_evaluate.ipynb #d470788e
@@ -541,14 +663,16 @@ def _auroc_scorer(est, Z, y): return roc_auc_score(y, est.predict_proba(Z)[:, 1]
 
 # %% ../nbs/04_evaluate.ipynb #3d1e5359
 def lesion_importance(X: pd.DataFrame, Y: np.ndarray, tr: np.ndarray, te: np.ndarray, model: str, params: str = "paper",
-                      seed: int = 0, tabnet_max_epochs: int = 1000, shap_rows: int = 100) -> pd.DataFrame:
+                      seed: int = 0, tabnet_max_epochs: int = 1000, shap_rows: int = 100,
+                      groups: np.ndarray | None = None, # patients: TabNet then stops early on training patients (clean protocol)
+                     ) -> pd.DataFrame:
     "Per-lesion importances (builtin, permutation, shap) of one model type: long table feature x lesion x kind."
     from sklearn.inspection import permutation_importance
     Xa, rows = X.to_numpy(float), []
     for j, l in enumerate(LESION_KEYS):
         if len(np.unique(Y[tr, j])) < 2 or len(np.unique(Y[te, j])) < 2: continue
-        m = MultiLabelModel(model, params, seed, tabnet_max_epochs=tabnet_max_epochs, tabnet_valid=False)
-        m.fit(Xa[tr], Y[tr][:, [j]])
+        m = MultiLabelModel(model, params, seed, tabnet_max_epochs=tabnet_max_epochs, tabnet_valid=groups is not None)
+        m.fit(Xa[tr], Y[tr][:, [j]], None if groups is None else groups[tr])
         Xte = m.imputer.transform(Xa[te])
         pi = permutation_importance(_OneLesion(m), Xa[te], Y[te, j], scoring=_auroc_scorer, n_repeats=5, random_state=seed)
         kinds = {"builtin": m.importances(), "permutation": pi.importances_mean}

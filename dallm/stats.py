@@ -15,7 +15,13 @@ __all__ = ['micro_metric', 'bootstrap_ci', 'bootstrap_diff', 'holm', 'delong_cov
 
 # %% ../nbs/lib/stats.ipynb #87093a97
 def micro_metric(Y: np.ndarray, P: np.ndarray, metric: str = "auroc", threshold: float = 0.5) -> float:
-    "One micro metric, computed directly (fast enough for the bootstrap): auroc (Mann-Whitney), f1, precision, recall, accuracy."
+    """One metric, computed directly (fast enough for the bootstrap). Micro, over all (reading, lesion) pairs: auroc
+    (Mann-Whitney), f1, precision, recall, accuracy. `auroc_macro`: the mean of the per-lesion AUROCs (columns of `Y`
+    with one class are left out)."""
+    if metric == "auroc_macro":
+        Y, P = np.atleast_2d(np.asarray(Y).T).T, np.atleast_2d(np.asarray(P, float).T).T
+        per = [micro_metric(Y[:, j], P[:, j]) for j in range(Y.shape[1])]
+        return float(np.nanmean(per)) if not np.isnan(per).all() else np.nan
     y, p = np.asarray(Y).ravel().astype(bool), np.asarray(P, float).ravel()
     if metric == "auroc":
         m, n = y.sum(), (~y).sum()
@@ -53,8 +59,11 @@ def bootstrap_diff(Y: np.ndarray, # labels (n,) or (n, L)
                    P0: np.ndarray, # the reference's (Original) probabilities, same readings
                    groups: np.ndarray, # patient id per reading: the resampling unit
                    metric: str = "auroc", n_boot: int = 1000, seed: int = 0, alpha: float = 0.05,
+                   p_method: str = "percentile", # or "normal": 2 x normal tail of difference / bootstrap SD (no floor)
                   ) -> tuple[float, float, float, float]:
-    "Patient-clustered bootstrap of metric(P1) - metric(P0): (difference, lo, hi, two-sided P)."
+    """Patient-clustered bootstrap of metric(P1) - metric(P0): (difference, lo, hi, two-sided P). The percentile P
+    cannot go below 2 / (n_boot + 1); a multiple-testing family needs `p_method="normal"`, whose P has no floor."""
+    if p_method not in ("percentile", "normal"): raise InputError(f"p_method {p_method!r}: use 'percentile' or 'normal'")
     members, rng, d = _patient_members(groups), np.random.default_rng(seed), []
     for _ in range(n_boot):
         idx = np.concatenate([members[i] for i in rng.integers(0, len(members), len(members))])
@@ -62,7 +71,8 @@ def bootstrap_diff(Y: np.ndarray, # labels (n,) or (n, L)
     d = np.asarray(d)[~np.isnan(d)]
     obs = micro_metric(Y, P1, metric) - micro_metric(Y, P0, metric)
     if not len(d): return obs, np.nan, np.nan, np.nan
-    p = min(1.0, 2 * (min((d <= 0).sum(), (d >= 0).sum()) + 1) / (len(d) + 1))
+    if p_method == "normal": p = float(2 * stats.norm.sf(abs(obs) / d.std(ddof=1))) if d.std(ddof=1) > 0 else float(obs == 0)
+    else: p = min(1.0, 2 * (min((d <= 0).sum(), (d >= 0).sum()) + 1) / (len(d) + 1))
     lo, hi = np.percentile(d, [100 * alpha / 2, 100 * (1 - alpha / 2)])
     return float(obs), float(lo), float(hi), float(p)
 

@@ -9,7 +9,7 @@ from dallm.config import InputError
 from dallm.stats import bootstrap_ci, bootstrap_diff, corrected_ttest, delong_test, holm, micro_metric
 from dallm.evaluate import (TRAIN_AUGMENT, MultiLabelModel, check_features, noisy_copies, clean_splits, example_ratings, keyword_features,
                             lesion_importance, load_augmented, multilabel_metrics, n_relevant, original_features, paper_metrics, paper_rows, paper_splits,
-                            read_ratings, run_grid, score, table4)
+                            read_ratings, run_grid, score, table4, reference_cv, contrast_table, summary_text)
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +154,7 @@ def test_training_time_baselines_run_in_the_grid(df):
     assert set(sc.index) == {"original", "original_smote", "original_noise"}
     assert sc.loc["original_smote", "auroc"] != sc.loc["original", "auroc"]  # the training rows really changed
     assert sc.loc["original_noise", "auroc"] != sc.loc["original", "auroc"]
-    assert set(TRAIN_AUGMENT.values()) == {"smote", "noise"}
+    assert set(TRAIN_AUGMENT.values()) == {"smote", "noise", "per_lesion"}
     X, Y, g = noisy_copies(np.ones((4, 2)) * [[1], [2], [3], [4]], np.eye(4, 2), np.arange(4))
     assert X.shape == (8, 2) and (Y[4:] == Y[:4]).all() and (g[4:] == g[:4]).all()
     with pytest.raises(InputError, match="augment 'gan'"):
@@ -247,3 +247,44 @@ def test_paper_metrics_are_the_authors_hard_label_metrics_and_their_p_value():
     assert m["f1"] == pytest.approx(f1(Y.ravel(), H.ravel()))
     assert m["p_value"] == pytest.approx(ttest_ind(Y.ravel(), H.ravel()).pvalue)
     assert paper_metrics(Y, Y.astype(float))["p_value"] == 1.0
+
+
+def test_smote_and_noise_touch_training_rows_only(df):
+    """The oversampled rows come from the training fold only: each per-lesion tree was grown on exactly the training
+    rows plus SMOTE's synthetic minority rows, and the test fold is predicted as it is, once."""
+    X0, Y, g = original_features(df).to_numpy(float), df[LABEL_COLS].to_numpy(int), df["subject_id"].to_numpy()
+    (_, _, tr, te), = clean_splits(Y, g, 3, 1, 0)[:1]
+    for aug, grown in (("smote", lambda y: len(tr) + abs(len(y) - 2 * y.sum())), ("per_lesion", lambda y: len(tr))):
+        m = MultiLabelModel("decision_tree", "paper", 0, augment=aug).fit(X0[tr], Y[tr], g[tr])
+        assert [t.tree_.n_node_samples[0] for t in m.model.models] == [grown(Y[tr, j]) for j in range(5)]
+        assert m.predict_proba(X0[te]).shape == (len(te), 5)
+    noisy = MultiLabelModel("decision_tree", "paper", 0, augment="noise").fit(X0[tr], Y[tr], g[tr])
+    assert noisy.model.tree_.n_node_samples[0] == 2 * len(tr)
+    res = run_grid({"original_smote": original_features(df)}, df, ["decision_tree"], ["clean"], repeats=1, folds=3)[0]
+    assert sorted(res.preds["pos"]) == list(range(len(df)))   # every reading predicted once, out of fold
+
+
+def test_reference_predictors_and_declared_contrasts(df):
+    X0 = original_features(df)
+    res = run_grid({"original": X0, "keywords": pd.concat([X0, keyword_features(df)], axis=1)}, df, ["xgboost"], ["clean"],
+                   repeats=1, folds=3)
+    cs = clean_splits(df[LABEL_COLS].to_numpy(int), df["subject_id"].to_numpy(), 3, 1, 0)   # run_grid's folds
+    refs = [reference_cv(n, df, cs) for n in ("prevalence", "report_tfidf", "report_minilm")]
+    sc = score(res + refs, df, n_boot=50).set_index("feature_set")
+    # a featureless predictor: macro AUROC at chance, micro above it (five lesions of different prevalence pooled)
+    assert abs(sc.loc["prevalence", "auroc_macro"] - 0.5) < 0.05 and 0.53 < sc.loc["prevalence", "auroc"] < 0.62
+    # the report names the lesion most of the time: its text alone is a strong predictor, far above vitals
+    assert sc.loc["report_tfidf", "auroc_macro"] > sc.loc["original", "auroc_macro"] + 0.15
+    assert sc.loc["report_minilm", "auroc_macro"] > sc.loc["prevalence", "auroc_macro"] + 0.1
+    with pytest.raises(InputError, match="references: unknown 'bow'"):
+        reference_cv("bow", df, cs)
+    ct = contrast_table(res + refs, df, ["keywords vs original", "keywords vs report_tfidf", "original vs prevalence",
+                                         "clean_augmented vs original"], n_boot=300).set_index("contrast")
+    assert ct["in_family"].sum() == 3 and "not evaluated under the clean protocol: clean_augmented" in ct.loc["clean_augmented vs original", "note"]
+    kw = ct.loc["keywords vs original"]
+    assert kw["d_macro"] > 0.1 and kw["p_boot_holm"] < 0.05 and kw["p_ttest"] < 0.05
+    assert ct.loc["keywords vs report_tfidf", "ref_model"] == "logreg"   # a one-model reference meets every model
+    fam = ct[ct["in_family"]]
+    assert np.allclose(fam["p_boot_holm"], holm(fam["p_boot"].to_numpy())) and (fam["p_boot_holm"] >= fam["p_boot"]).all()
+    text = summary_text(ct.reset_index())
+    assert "3 contrasts" in text and "keywords vs original (XGBoost): " in text and "significantly higher" in text
