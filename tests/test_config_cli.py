@@ -99,7 +99,7 @@ def test_reproduce_refuses_unknown_parameter(tmp_path, monkeypatch):
         reproduce("t")
 
 
-@pytest.mark.parametrize("profile", ["smoke", "paper", "paper-sim"])
+@pytest.mark.parametrize("profile", ["smoke", "paper", "paper-sim", "endpoint-smoke"])
 def test_shipped_profiles_match_the_notebooks_parameters(profile):
     # every parameter line must parse (papermill skips a line it cannot read, e.g. a comment with '='), and every
     # name a profile sets must exist in its notebook's parameters cell
