@@ -11,6 +11,7 @@ import os
 import re
 import tempfile
 import threading
+import warnings
 import time
 from collections import Counter
 from pathlib import Path
@@ -177,7 +178,8 @@ class OpenAIBackend:
                                    limits=httpx.Limits(max_connections=None, max_keepalive_connections=256))
         self.retries, self.max_wait = retries, max_wait
         self.limiter = RateLimiter(rpm or settings.rpm or spec.rpm, tpm or settings.tpm or spec.tpm, rate_window)
-        self.stats, self._lock = Counter(), threading.Lock()  # requests, retries, failures, malformed
+        self.stats, self._lock = Counter(), threading.Lock()  # requests, retries, failures, malformed, json_object_fallback
+        self.json_mode = spec.response_format   # json_schema until the endpoint refuses it (llama-cpp-python's server does)
 
     def identity(self) -> dict: return {"base_url": self.base_url}
 
@@ -185,6 +187,9 @@ class OpenAIBackend:
         with self._lock: self.stats.update(kw)
 
 # %% ../nbs/lib/llm_backends.ipynb #c1a45bc3
+class _SchemaRefused(Exception):
+    "The endpoint does not take `response_format` of type json_schema."
+
 def _call_error(msg: str, retries: int) -> LLMCallError:
     e = LLMCallError(msg); e.retries = retries
     return e
@@ -208,6 +213,9 @@ def _create(self: OpenAIBackend, **kw) -> tuple[dict, int]:
             r = self.client.post("chat/completions", json=kw)
             if r.status_code == 200: return r.json(), attempt
             msg = _api_message(r)
+            if (kw.get("response_format") or {}).get("type") == "json_schema" and r.status_code in (400, 422, 500) \
+                    and ("response_format" in msg or "json_schema" in msg):
+                raise _SchemaRefused(msg)   # not transient: ask again at once as json_object (`chat`)
             if r.status_code in (401, 403):
                 raise LLMUnavailable(f"{name}: {self.base_url} refused the key in {self.spec.api_key_env} ({msg})")
             if r.status_code == 404:
@@ -232,15 +240,26 @@ def chat(self: OpenAIBackend, messages: list[dict], schema: dict | None, d: dict
     kw = dict(model=self.spec.model, messages=messages, max_tokens=d["max_tokens"], temperature=d["temperature"],
               top_p=d["top_p"], seed=d["seed"], n=n)
     if d.get("stop"): kw["stop"] = d["stop"]
-    if schema is not None:
-        kw["response_format"] = ({"type": "json_object"} if self.spec.response_format == "json_object" else
+    def ask_json():
+        if schema is None: return
+        mode = self.json_mode
+        kw["response_format"] = ({"type": "json_object"} if mode == "json_object" else
                                  {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema, "strict": False}})
-        if self.spec.response_format == "json_object":  # the schema must then travel in the prompt
-            kw["messages"] = schema_in_prompt(messages, schema)
+        kw["messages"] = schema_in_prompt(messages, schema) if mode == "json_object" else messages  # json_object: schema in the prompt
+    ask_json()
     out, retries, malformed = [], 0, 0
     while len(out) < n:  # some servers (llama.cpp) ignore n and answer once: ask again with the next seed
         kw.update(n=n - len(out), seed=d["seed"] + len(out))
-        t0 = time.perf_counter(); r, tries = self._create(**kw); dt = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        try: r, tries = self._create(**kw)
+        except _SchemaRefused as e:
+            with self._lock:
+                if self.json_mode == "json_schema":
+                    self.json_mode = "json_object"; self.stats["json_object_fallback"] += 1
+                    warnings.warn(f"model '{self.spec.name}': {self.base_url} refuses response_format json_schema ({str(e)[:120]}); "
+                                  "asking for json_object with the schema in the prompt from now on (registry: response_format: json_object)")
+            ask_json(); continue
+        dt = time.perf_counter() - t0
         retries += tries
         choices = r.get("choices") or []
         if not choices: raise _call_error(f"model '{self.spec.name}': {self.base_url} returned no choices", retries)

@@ -109,6 +109,14 @@ def test_openai_backend_against_the_local_llamacpp_server(tmp_path):
         assert ans is None or isinstance(ans, dict)
         samples = remote.sample("The capital of France is", 2, temperature=0.8, max_tokens=4)
         assert len(samples) == 2 and remote.ledger.calls == 2
+        # llama-cpp-python's server refuses response_format json_schema (a 500 naming it): the backend switches to
+        # json_object with the schema in the prompt, once, and the call succeeds
+        strict = LLM(ModelSpec(name="local-schema", backend="openai", model="smollm2", base_url=srv.url), LLMCache(tmp_path / "s.sqlite"), retries=1)
+        with pytest.warns(UserWarning, match="refuses response_format json_schema"):
+            strict.chat("Give a typical adult heart rate as JSON with the key heart_rate.",
+                        schema={"type": "object", "properties": {"heart_rate": {"type": "number"}}}, max_tokens=30)
+        assert strict.last.text.strip().startswith("{") and strict.backend.stats["json_object_fallback"] == 1
+        assert strict.backend.stats["retries"] == 0 and strict.ledger.failures == 0
         url = srv.url
     # the server is gone now: a clear error naming the URL
     down = LLM(spec, LLMCache(tmp_path / "c2.sqlite"), retries=1, timeout=3)
