@@ -389,22 +389,41 @@ def paper_numeric_prompt(row: pd.Series, features: list[FeatureSpec], prior: str
     return p + paper_report_block(row) + "\n" + "\n".join(f"{f.name.upper()}: [MASK]." for f in features) + "\n" + PAPER_NUMERIC_TAIL
 
 # %% ../nbs/03_augment.ipynb #a08e9eb9
-_BOOL_LINE = re.compile(r"^\s*(\d+)[.)]\s*([^:]*?)\s*:\s*[{(\[]?\s*(true|false)\b[^,]*,?\s*(.*)$", re.I)
+_BOOL_LINE = re.compile(r"^\s*(\d+)[.)]\s*([^:]*?)\s*:\s*(.*)$")
+_TF = {"true": True, "false": False}
+
+def _authors_boolean(line: str) -> bool:
+    "The authors' reading of one numbered line: the text from 2 characters after ':' to the first ',' or '.', True only if it is exactly 'true'."
+    a = line.strip()[3:]
+    cuts = [i for i in (a.find(","), a.find(".")) if i >= 0]
+    return a[a.index(":") + 2:min(cuts) if cuts else -1].strip().lower() == "true"
+
+def _corrected_boolean(answer: str) -> tuple[bool | None, str]:
+    "Ours: True/False as the first word (braces and brackets allowed), the rest the reason; None when both or neither appear (an echoed '{True / False}')."
+    head, _, rest = answer.partition(",")
+    words = re.findall(r"[a-z]+", head.lower())
+    said = {w for w in words if w in _TF}
+    if len(said) != 1 or words[0] not in _TF:
+        return None, head.strip()[:40]
+    return _TF[words[0]], (rest or head[head.lower().index(words[0]) + len(words[0]):]).strip(" \t]})")
 
 def parse_paper_booleans(text: str, features: list[FeatureSpec]) -> list[dict]:
-    "Per feature: the authors' value (unparseable -> False), the corrected value (unparseable -> missing) and the reason."
+    """Per feature: the authors' value (their token rule, "{True}" reads False; no line -> False), the corrected one
+    (no line or no single True/False -> missing, with the reason) and the reason."""
     found = {}
     for line in str(text).splitlines():
         m = _BOOL_LINE.match(line)
         if not m: continue
         i, name = int(m.group(1)) - 1, normalise_name(m.group(2))
         j = next((k for k, f in enumerate(features) if f.name == name), i if 0 <= i < len(features) else None)
-        if j is not None and j not in found: found[j] = (m.group(3).lower() == "true", m.group(4).strip())
+        if j is not None and j not in found: found[j] = (_corrected_boolean(m.group(3)), _authors_boolean(line))
     out = []
     for j, f in enumerate(features):
         if j in found:
-            v, why = found[j]
-            out.append(dict(feature=f.key, value=float(v), value_authors=float(v), reason=re.sub(r"^because\W*", "", why)[:200], missing=""))
+            (v, why), va = found[j]
+            miss = "" if v is not None else f"neither True nor False alone: {why!r}"
+            out.append(dict(feature=f.key, value=np.nan if v is None else float(v), value_authors=float(va),
+                            reason=re.sub(r"^because\W*", "", why)[:200] if v is not None else "", missing=miss))
         else: out.append(dict(feature=f.key, value=np.nan, value_authors=0.0, reason="",
                              missing="no 'N. feature: True/False' line for this feature (the authors' parser made it False)"))
     return out
