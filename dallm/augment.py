@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel
 from sklearn.metrics import roc_auc_score
 from tqdm.auto import tqdm
-from .cohort import LABEL_COLS, LESIONS, paper_report_block
+from .cohort import LABEL_COLS, LESIONS, CONTEXT_SECTIONS, paper_report_block, report_without_findings
 from .config import InputError, Settings
 from .knowledge import Chunk, Document, config_documents
 from .llm import LLM, failed
@@ -321,14 +321,17 @@ def _describe(f: FeatureSpec) -> str:
             f"a number in {f.unit or 'its usual unit'}" + (f", plausibly {f.low:g} to {f.high:g}" if f.low is not None and f.high is not None else ""))
     return f"- {f.key}: {f.name} ({kind})" + (f". {f.definition}" if f.definition else "")
 
-def clean_value_messages(row: pd.Series, group: Group) -> list[dict]:
+def clean_value_messages(row: pd.Series, group: Group,
+                         findings: bool = True, # False: the report's context sections only (FINDINGS and IMPRESSION left out)
+                        ) -> list[dict]:
     "Chat messages of the clean protocol for one reading and group: ACK and features first, the patient last, no labels."
     prior = f"Prior knowledge:\n{group.prior}\n\n" if group.prior else ""
     system = CLEAN_VALUE_SYSTEM.format(prior=prior, and_prior=" and your prior knowledge" if group.prior else "",
                                        features="\n".join(map(_describe, group.features)))
     sex = {"F": "female", "M": "male"}.get(str(row["gender"]), str(row["gender"]))
-    report = re.sub(r"[ \t]+", " ", str(row["report"])).strip()
-    user = f"AGE: {int(row['age'])}. SEX: {sex}.\nREPORT:\n{report}"
+    if findings: report, head = re.sub(r"[ \t]+", " ", str(row["report"])).strip(), "REPORT"
+    else: report, head = report_without_findings(str(row["report"])) or "(none)", "REPORT (findings and impression left out)"
+    user = f"AGE: {int(row['age'])}. SEX: {sex}.\n{head}:\n{report}"
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 # %% ../nbs/03_augment.ipynb #96a533c0
@@ -444,11 +447,13 @@ def parse_paper_numbers(text: str, features: list[FeatureSpec]) -> list[dict]:
     return out
 
 # %% ../nbs/03_augment.ipynb #e243f3f9
-def ask_group(llm: LLM, row: pd.Series, group: Group, mode: str, seed: int = 0, reason_chars: int = 40) -> list[dict]:
+def ask_group(llm: LLM, row: pd.Series, group: Group, mode: str, seed: int = 0, reason_chars: int = 40,
+              findings: bool = True, # clean mode: False leaves the report's FINDINGS and IMPRESSION out
+             ) -> list[dict]:
     "The long records (one per feature) of one reading and group."
     fs = group.features
     if mode == "clean":
-        ans = llm.chat(clean_value_messages(row, group), schema=values_schema(fs, reason_chars), temperature=0.0, seed=seed,
+        ans = llm.chat(clean_value_messages(row, group, findings), schema=values_schema(fs, reason_chars), temperature=0.0, seed=seed,
                        max_tokens=24 + (reason_chars // 3 + 30) * len(fs))
         recs = [{**r, "value_authors": np.nan} for r in parse_clean_values(ans, fs)]
     else:
@@ -470,10 +475,11 @@ def _failed_group(row: pd.Series, group: Group, reason: str) -> list[dict]:
 
 def run_values(llm: LLM, rows: pd.DataFrame, groups: list[Group], mode: str, seed: int = 0, desc: str = "values",
                concurrency: int | None = None, # calls in flight for remote endpoints (default: `LLM.parallelism`)
+               findings: bool = True, # clean mode: False leaves the report's FINDINGS and IMPRESSION out
               ) -> pd.DataFrame:
     "Long table of every reading's values for every group's features (reading_id, group, feature, value, value_authors, reason, missing, chunk_ids)."
     jobs = [(g, r) for g in groups for _, r in rows.iterrows()]  # group-major: one shared prompt prefix per group
-    recs = llm.map(lambda job: ask_group(llm, job[1], job[0], mode, seed), jobs, concurrency=concurrency, desc=desc)
+    recs = llm.map(lambda job: ask_group(llm, job[1], job[0], mode, seed, findings=findings), jobs, concurrency=concurrency, desc=desc)
     cols = ["reading_id", "group", "feature", "value", "value_authors", "reason", "missing", "chunk_ids"]
     return pd.DataFrame([r for (g, row), rs in zip(jobs, recs) for r in (_failed_group(row, g, rs.reason) if failed(rs) else rs)],
                         columns=cols)
@@ -482,15 +488,17 @@ def run_values(llm: LLM, rows: pd.DataFrame, groups: list[Group], mode: str, see
 def augment_mode(llm: LLM, rows: pd.DataFrame, features: list[FeatureSpec], ack: Ack, mode: str, seed: int = 0,
                  concurrency: int | None = None, # calls in flight for remote endpoints (default: `LLM.parallelism`)
                  max_chars: int = 0, # cut each ACK answer to this many characters in prompts (0: whole answers)
+                 without_findings: bool = False, # clean mode: also variant 'nofindings' (the ACK, the report's FINDINGS and IMPRESSION left out)
                 ) -> pd.DataFrame:
-    "Long values of one mode, with the ACK (variant 'ack') and without it (variant 'ablation')."
-    out = [run_values(llm, rows, make_groups(features, a, max_chars), mode, seed, f"values {mode}/{v}", concurrency).assign(mode=mode, variant=v)
-           for v, a in (("ack", ack), ("ablation", None))]
+    "Long values of one mode, with the ACK (variant 'ack'), without it (variant 'ablation') and, if asked, without the finding text."
+    runs = [("ack", ack, True), ("ablation", None, True)] + ([("nofindings", ack, False)] if without_findings and mode == "clean" else [])
+    out = [run_values(llm, rows, make_groups(features, a, max_chars), mode, seed, f"values {mode}/{v}", concurrency, findings=fi)
+           .assign(mode=mode, variant=v) for v, a, fi in runs]
     return pd.concat(out, ignore_index=True)
 
 # %% ../nbs/03_augment.ipynb #fd199fbd
 def feature_tables(long: pd.DataFrame, features: list[FeatureSpec], mode: str) -> dict[str, pd.DataFrame]:
-    "The three feature tables of one mode, indexed by reading_id (columns in feature order)."
+    "The feature tables of one mode (augmented, augmented_expert, ablation; augmented_nofindings if asked), indexed by reading_id."
     col = "value_authors" if mode == "paper" else "value"
     wide = lambda v: (long[long["variant"] == v].pivot_table(index="reading_id", columns="feature", values=col, aggfunc="first", dropna=False)
                       .reindex(columns=[f.key for f in features]).rename_axis(None, axis=1))
@@ -498,7 +506,9 @@ def feature_tables(long: pd.DataFrame, features: list[FeatureSpec], mode: str) -
     gen = [f.key for f in features if f.source != "expert"]
     # the authors' merge lost the features only consolidation's knowledge proposed from this set (their 91 columns)
     exp = [f.key for f in features if mode != "paper" or set(f.lesions) != {"consolidation"}]
-    return {f"{mode}_augmented": ack_t[gen], f"{mode}_augmented_expert": ack_t[exp], f"{mode}_ablation": abl}
+    out = {f"{mode}_augmented": ack_t[gen], f"{mode}_augmented_expert": ack_t[exp], f"{mode}_ablation": abl}
+    if long["variant"].eq("nofindings").any(): out[f"{mode}_augmented_nofindings"] = wide("nofindings")[gen]
+    return out
 
 def write_feature_tables(tables: dict[str, pd.DataFrame], folder: Path | str) -> list[Path]:
     "Each table as `<folder>/<name>.parquet` with a reading_id column; columns with no value at all are dropped (and named)."
@@ -576,7 +586,11 @@ def card_markdown(card: dict) -> str:
     s = card["settings"]
     out = [f"# Data card: augmented features ({s.get('profile')})\n", f"Model `{card['model']}`; ACK stores {card['ack']['stores']}, "
            f"configuration `{card['ack']['config']}`, k={card['ack']['k']}; settings {s}.\n", "## Tables\n",
-           pd.DataFrame(card["tables"]).T.to_markdown(), "\n## Features\n"]
+           pd.DataFrame(card["tables"]).T.to_markdown()]
+    if any(k.endswith("_nofindings") for k in card["tables"]):
+        out.append("\n`*_augmented_nofindings`: the augmented features valued with the ACK from the report's context sections only "
+                   f"({', '.join(CONTEXT_SECTIONS)}), age and sex: FINDINGS and IMPRESSION, from which the labels were read, left out.")
+    out.append("\n## Features\n")
     for m, fs in card["features"].items():
         out += [f"\n### {m}\n", pd.DataFrame(fs)[["column", "name", "type", "unit", "source", "lesions", "leaks",
                                                      "missing_with_ack", "missing_ablation"]].to_markdown(index=False)]

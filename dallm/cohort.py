@@ -21,10 +21,11 @@ from .config import InputError
 
 # %% auto #0
 __all__ = ['LESIONS', 'VITALS', 'CHEXPERT', 'CERT_COLS', 'LABEL_COLS', 'CHEXPERT_COLS', 'LIMITS', 'SYNTHETIC_MARK', 'SCHEMA',
-           'TIDY_COLUMNS', 'PAPER_CHARS', 'PAPER_LESION_ORDER', 'MENTION_STEMS', 'UNCERTAINTY_CUES', 'NEGATION_CUES',
-           'LESION_STEMS', 'ORIGINAL_FEATURES', 'snake', 'pain_score', 'schema_table', 'conform', 'report_sections',
-           'paper_clean_report', 'paper_lesions', 'paper_report_block', 'label_text', 'label_report', 'keyword_scores',
-           'split_paper', 'split_clean', 'add_splits', 'vitals_auroc', 'keyword_auroc']
+           'TIDY_COLUMNS', 'CONTEXT_SECTIONS', 'PAPER_CHARS', 'PAPER_LESION_ORDER', 'MENTION_STEMS', 'UNCERTAINTY_CUES',
+           'NEGATION_CUES', 'LESION_STEMS', 'ORIGINAL_FEATURES', 'snake', 'pain_score', 'schema_table', 'conform',
+           'report_sections', 'report_without_findings', 'paper_clean_report', 'paper_lesions', 'paper_report_block',
+           'label_text', 'label_report', 'keyword_scores', 'split_paper', 'split_clean', 'add_splits', 'vitals_auroc',
+           'keyword_auroc']
 
 # %% ../nbs/lib/cohort.ipynb #19ec2b14
 LESIONS: dict[str, str] = {
@@ -138,6 +139,14 @@ def report_sections(text: str # a MIMIC-CXR report
         elif line.strip() and line.strip() != "FINAL REPORT":
             out[cur].append(line.strip())
     return {k: " ".join(v) for k, v in out.items() if v or k}
+
+CONTEXT_SECTIONS = ("EXAMINATION", "INDICATION", "HISTORY", "CLINICAL HISTORY", "REASON FOR EXAM", "REASON FOR EXAMINATION",
+                    "COMPARISON", "TECHNIQUE")  # what was known before the image was read
+
+def report_without_findings(text: str # a MIMIC-CXR report
+                           ) -> str:
+    "The report's context sections only (`CONTEXT_SECTIONS`, one 'NAME: text' line each): FINDINGS, IMPRESSION and any other section, or text before the first header, left out."
+    return "\n".join(f"{k}: {v}" for k, v in report_sections(text).items() if k in CONTEXT_SECTIONS and v)
 
 PAPER_CHARS = re.compile(r"[^0-9A-Za-z.\s:']")  # the authors' character filter, applied to the whole report block
 

@@ -283,8 +283,9 @@ def plan_augment(p: dict, df: pd.DataFrame, chunks, settings: Settings, cache, f
     rows = sample_readings(df, p.get("n_readings", 4), settings.seed)
     values_m.chapter = "03_augment"
     for m in modes:
-        values_m.phase = f"values ({m}, ACK and ablation)"
-        augment_mode(values_m, rows, features[m], ack, m, settings.seed, max_chars=p.get("ack_chars", 300))
+        values_m.phase = f"values ({m}, ACK and ablation" + (", without findings)" if m == "clean" and p.get("without_findings", True) else ")")
+        augment_mode(values_m, rows, features[m], ack, m, settings.seed, max_chars=p.get("ack_chars", 300),
+                     without_findings=p.get("without_findings", True))
     return list(models.values())
 
 # %% ../nbs/lib/plan.ipynb #183ce74d

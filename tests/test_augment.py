@@ -167,3 +167,28 @@ def test_build_ack_on_the_real_store(synth799, tmp_path):
     assert [x.question_id for x in a.answers] == ["symptoms", "causes"] and a.stores == {"atelectasis": "vector"}
     ids = {c.id for c in chunks}
     assert all(x.answer and x.chunk_ids and set(x.chunk_ids) <= ids for x in a.answers)
+
+
+def test_without_findings_the_finding_text_never_reaches_the_model(ack, features, rows, tmp_path_factory):
+    from dallm.augment import augment_mode
+    from dallm.cohort import report_sections
+    g = make_groups(features, ack)[0]
+    for _, row in rows.iterrows():
+        sec = report_sections(row["report"])
+        user = clean_value_messages(row, g, findings=False)[1]["content"]
+        for name in ("FINDINGS", "IMPRESSION"):
+            for sentence in filter(None, (s.strip() for s in sec.get(name, "").split("."))):
+                assert sentence not in user, (name, sentence)
+        for name in ("INDICATION", "COMPARISON"):
+            if sec.get(name): assert sec[name] in user                  # the context is kept
+        assert clean_value_messages(row, g, findings=False)[0] == clean_value_messages(row, g)[0]   # same ACK and features
+    # one real run: the variant has its own values and its own table, clean mode only
+    llm = get_llm(cache=tmp_path_factory.mktemp("nofind") / "c.sqlite")
+    fs = mode_features({"x": features[:1]}, [], "clean")
+    long = augment_mode(llm, rows.head(2), fs, ack, "clean", without_findings=True)
+    assert sorted(long["variant"].unique()) == ["ablation", "ack", "nofindings"]
+    assert llm.ledger.calls == 6                                      # 2 readings x 1 group x 3 variants, none shared
+    tables = feature_tables(long, fs, "clean")
+    assert set(tables) == {"clean_augmented", "clean_augmented_expert", "clean_ablation", "clean_augmented_nofindings"}
+    assert list(tables["clean_augmented_nofindings"].columns) == [f.key for f in fs]
+    assert "nofindings" not in set(augment_mode(llm, rows.head(1), fs, ack, "paper", without_findings=True)["variant"])
