@@ -4,6 +4,7 @@
 
 # %% ../nbs/03_augment.ipynb #09624195
 from __future__ import annotations
+import functools
 import re
 import time
 from importlib import resources
@@ -22,14 +23,15 @@ from .llm import LLM, failed
 from .stores import answer_many, build_store, namespace_for
 
 # %% auto #0
-__all__ = ['LEAK_TERMS', 'PROPOSE_SYSTEM', 'PAPER_KEYWORD_PROMPT', 'NUMERIC_HINTS', 'PAPER_FEATURE_COUNTS', 'CLEAN_VALUE_SYSTEM',
-           'PAPER_PERSONA', 'PAPER_BOOLEAN_TAIL', 'PAPER_NUMERIC_TAIL', 'ExpertQuestion', 'load_questions', 'AckAnswer',
-           'Ack', 'ack_store', 'build_ack', 'write_ack', 'read_ack', 'FeatureSpec', 'normalise_name', 'leak_reason',
-           'merge_features', 'proposal_schema', 'propose_features', 'paper_feature_type', 'paper_keywords',
-           'load_expert_features', 'mode_features', 'feature_counts', 'Group', 'make_groups', 'clean_value_messages',
-           'values_schema', 'parse_clean_values', 'paper_boolean_prompt', 'paper_numeric_prompt',
-           'parse_paper_booleans', 'parse_paper_numbers', 'ask_group', 'run_values', 'augment_mode', 'feature_tables',
-           'write_feature_tables', 'missingness', 'leakage_audit', 'plot_values', 'data_card', 'card_markdown']
+__all__ = ['LEAK_TERMS', 'LABEL_TERMS', 'PROPOSE_SYSTEM', 'PAPER_KEYWORD_PROMPT', 'NUMERIC_HINTS', 'PAPER_FEATURE_COUNTS',
+           'CLEAN_VALUE_SYSTEM', 'PAPER_PERSONA', 'PAPER_BOOLEAN_TAIL', 'PAPER_NUMERIC_TAIL', 'ExpertQuestion',
+           'load_questions', 'AckAnswer', 'Ack', 'ack_store', 'build_ack', 'write_ack', 'read_ack', 'FeatureSpec',
+           'normalise_name', 'leak_reason', 'label_neighbours', 'flag_near_labels', 'merge_features', 'proposal_schema',
+           'propose_features', 'paper_feature_type', 'paper_keywords', 'load_expert_features', 'mode_features',
+           'feature_counts', 'Group', 'make_groups', 'clean_value_messages', 'values_schema', 'parse_clean_values',
+           'paper_boolean_prompt', 'paper_numeric_prompt', 'parse_paper_booleans', 'parse_paper_numbers', 'ask_group',
+           'run_values', 'augment_mode', 'feature_tables', 'write_feature_tables', 'missingness', 'leakage_audit',
+           'plot_values', 'data_card', 'card_markdown']
 
 # %% ../nbs/03_augment.ipynb #b3c66789
 class ExpertQuestion(BaseModel):
@@ -148,6 +150,8 @@ class FeatureSpec(BaseModel):
     chunk_ids: list[str] = []     # chunks behind those answers
     source: str = "generated"     # generated | expert | paper-keyword
     leaks: str = ""               # why it restates a label or its radiographic finding ("" when it does not)
+    nearest_label: str = ""       # the label term its name is closest to (MiniLM cosine; `label_neighbours`)
+    label_cosine: float | None = None
 
     @property
     def key(self) -> str:
@@ -161,14 +165,17 @@ def normalise_name(name: str) -> str:
 
 # %% ../nbs/03_augment.ipynb #bb33e6be
 LEAK_TERMS: dict[str, list[str]] = {  # lesion -> terms that restate it or its radiographic finding
-    "enlarged_cardiac_silhouette": ["cardiomegaly", "cardiac silhouette", "enlarged heart", "heart size", "cardiothoracic"],
-    "atelectasis": ["atelecta", "lung collapse", "collapsed lung", "lung collapsed", "volume loss", "linear shadow",
-                    "linear opacit", "plate-like"],
+    "enlarged_cardiac_silhouette": ["cardiomegaly", "cardiac silhouette", "enlarged heart", "heart size", "cardiothoracic",
+                                    "heart enlargement", "enlarged cardiac", "cardiac enlargement", "pericardial effusion",
+                                    "pericardial fluid", "fluid around the heart"],
+    "atelectasis": ["atelecta", "lobar collapse", "lobe collapse", "lung collapse", "segmental collapse", "collapsed lobe",
+                    "collapsed alveoli", "collapsed lung", "lung collapsed", "volume loss", "volume reduction",
+                    "linear shadow", "linear opacit", "plate-like"],
     "pleural_abnormality": ["pleural effusion", "pleural fluid", "pleural thickening", "costophrenic", "meniscus",
-                            "pleural abnormal", "hydrothorax"],
-    "consolidation": ["consolidat", "air bronchogram", "airspace opacit", "lobar opacit"],
+                            "pleural abnormal", "hydrothorax", "effusion"],
+    "consolidation": ["consolidat", "air bronchogram", "airspace opacit", "lobar opacit", "pneumonia", "infiltrat"],
     "pulmonary_edema": ["pulmonary edema", "pulmonary oedema", "kerley", "vascular congestion", "interstitial edema",
-                        "cephalization", "bat wing"],
+                        "cephalization", "bat wing", "fluid in the lung", "lung fluid"],
     "imaging": ["x-ray", "radiograph", "opacity", "opacities", "shadow", "on imaging", "ct scan", "chest ct"],
 }
 
@@ -179,6 +186,43 @@ def leak_reason(name: str) -> str:
         hit = next((t for t in terms if t in n), None)
         if hit: return f"restates {LESIONS[lesion]} ({hit!r})" if lesion in LESIONS else f"a radiographic finding ({hit!r})"
     return ""
+
+LABEL_TERMS: dict[str, list[str]] = {  # lesion -> phrases a feature name is compared with by meaning (MiniLM)
+    "enlarged_cardiac_silhouette": ["enlarged cardiac silhouette", "cardiomegaly", "enlarged heart", "pericardial effusion"],
+    "atelectasis": ["atelectasis", "lung collapse", "volume loss"],
+    "pleural_abnormality": ["pleural abnormality", "pleural effusion", "pleural thickening"],
+    "consolidation": ["consolidation", "pneumonia", "air bronchogram"],
+    "pulmonary_edema": ["pulmonary edema", "fluid in the lungs", "vascular congestion"],
+}
+
+@functools.lru_cache(maxsize=1)
+def _label_vectors():
+    from .embed import MiniLMEmbeddings
+    emb = MiniLMEmbeddings()
+    terms = [(l, t) for l, ts in LABEL_TERMS.items() for t in ts]
+    v = emb.encode([t for _, t in terms])
+    return emb, terms, v / np.linalg.norm(v, axis=1, keepdims=True)
+
+def label_neighbours(names: list[str]) -> pd.DataFrame:
+    "Per name: the nearest label term by MiniLM cosine, its lesion and the cosine."
+    if not names: return pd.DataFrame(columns=["name", "nearest_label", "lesion", "cosine"])
+    emb, terms, T = _label_vectors()
+    v = emb.encode(list(names)); s = (v / np.linalg.norm(v, axis=1, keepdims=True)) @ T.T
+    j = s.argmax(axis=1)
+    return pd.DataFrame({"name": list(names), "nearest_label": [terms[k][1] for k in j], "lesion": [terms[k][0] for k in j],
+                         "cosine": s[np.arange(len(j)), j].round(3)})
+
+def flag_near_labels(features: list[FeatureSpec],
+                     threshold: float = 0.75, # MiniLM cosine at or above which a name restates a label (0 or less: never)
+                    ) -> list[FeatureSpec]:
+    "Each feature with its nearest label term and cosine; one at or above `threshold` is flagged as restating that label."
+    nb = label_neighbours([f.name for f in features])
+    out = []
+    for f, r in zip(features, nb.itertuples()):
+        leaks = f.leaks or (f"close to {r.nearest_label!r} ({LESIONS[r.lesion]}; cosine {r.cosine:.2f})"
+                            if 0 < threshold <= r.cosine else "")
+        out.append(f.model_copy(update={"nearest_label": r.nearest_label, "label_cosine": round(float(r.cosine), 3), "leaks": leaks}))
+    return out
 
 def merge_features(*lists: list[FeatureSpec]) -> list[FeatureSpec]:
     "Deduplicate by column key across lists (lesions): the first spec wins; lesions, questions and chunk ids are unioned."
@@ -220,7 +264,9 @@ def _spec_from_proposal(p: dict, lesion: str, answer: "AckAnswer") -> FeatureSpe
                        values=vals if typ == "categorical" else [], definition=str(p.get("definition", "")).strip(),
                        lesions=[lesion], questions=[answer.question_id], chunk_ids=answer.chunk_ids, leaks=leak_reason(name))
 
-def propose_features(llm: LLM, ack: Ack, lesion: str, query: str, max_features: int = 10, per_answer: int = 2) -> list[FeatureSpec]:
+def propose_features(llm: LLM, ack: Ack, lesion: str, query: str, max_features: int = 10, per_answer: int = 2,
+                     near_label: float = 0.75, # a name this close to a label term (MiniLM cosine) restates it (`flag_near_labels`)
+                    ) -> list[FeatureSpec]:
     "Clean mode: features proposed answer by answer, merged; at most `max_features` that do not restate a label, then those that do (flagged)."
     def ask(a: AckAnswer):
         msgs = [{"role": "system", "content": PROPOSE_SYSTEM.format(n=per_answer, lesion=query)}, {"role": "user", "content": a.answer}]
@@ -230,7 +276,7 @@ def propose_features(llm: LLM, ack: Ack, lesion: str, query: str, max_features: 
     for a, ans in zip(answers, llm.map(ask, answers, desc=f"features {lesion}")):  # a failed call proposes nothing
         props = ans.get("features", []) if isinstance(ans, dict) else []
         found.append([f for p in props if isinstance(p, dict) and (f := _spec_from_proposal(p, lesion, a))])
-    merged = merge_features(*found)
+    merged = flag_near_labels(merge_features(*found), near_label)
     ranked = sorted(merged, key=lambda f: -len(f.questions))  # stable: ties keep the order of the answers
     return [f for f in ranked if not f.leaks][:max_features] + [f for f in ranked if f.leaks]
 
@@ -273,10 +319,11 @@ PAPER_FEATURE_COUNTS = {"original": 8, "augmented": 78, "augmented_expert": 91, 
 def mode_features(generated: dict[str, list[FeatureSpec]], # lesion -> its features (proposals or keywords)
                   expert: list[FeatureSpec], # expert features
                   mode: str, # "clean" drops features that restate a label; "paper" keeps them
+                  near_label: float = 0.75, # a name this close to a label term (MiniLM cosine) restates it (`flag_near_labels`)
                  ) -> list[FeatureSpec]:
     "Every feature of one mode, deduplicated across lesions; expert features last."
     if mode not in ("clean", "paper"): raise InputError(f"mode {mode!r}: use 'clean' or 'paper'")
-    feats = merge_features(*generated.values(), expert)
+    feats = flag_near_labels(merge_features(*generated.values(), expert), near_label)
     return [f for f in feats if mode == "paper" or not f.leaks]
 
 def feature_counts(features: dict[str, list[FeatureSpec]]) -> pd.DataFrame:
@@ -576,7 +623,7 @@ def data_card(features: dict[str, list[FeatureSpec]], long: pd.DataFrame, tables
     miss = long.groupby(["mode", "variant", "feature"])["value"].apply(lambda v: round(float(v.isna().mean()), 3))
     return {"settings": settings, "model": ack.model, "ack": {"stores": ack.stores, "config": ack.config, "k": ack.k},
             "tables": {k: {"readings": len(v), "features": v.shape[1]} for k, v in tables.items()},
-            "features": {m: [{**f.model_dump(include={"name", "type", "unit", "low", "high", "values", "source", "lesions", "leaks"}),
+            "features": {m: [{**f.model_dump(include={"name", "type", "unit", "low", "high", "values", "source", "lesions", "leaks", "nearest_label", "label_cosine"}),
                               "column": f.key, "missing_with_ack": miss.get((m, "ack", f.key)),
                               "missing_ablation": miss.get((m, "ablation", f.key))} for f in fs] for m, fs in features.items()},
             "cost": ledger.to_dict(orient="records")}
@@ -593,6 +640,6 @@ def card_markdown(card: dict) -> str:
     out.append("\n## Features\n")
     for m, fs in card["features"].items():
         out += [f"\n### {m}\n", pd.DataFrame(fs)[["column", "name", "type", "unit", "source", "lesions", "leaks",
-                                                     "missing_with_ack", "missing_ablation"]].to_markdown(index=False)]
+                                                     "nearest_label", "label_cosine", "missing_with_ack", "missing_ablation"]].to_markdown(index=False)]
     out += ["\n## Cost (ledger)\n", pd.DataFrame(card["cost"]).to_markdown(index=False)]
     return "\n".join(out) + "\n"

@@ -192,3 +192,20 @@ def test_without_findings_the_finding_text_never_reaches_the_model(ack, features
     assert set(tables) == {"clean_augmented", "clean_augmented_expert", "clean_ablation", "clean_augmented_nofindings"}
     assert list(tables["clean_augmented_nofindings"].columns) == [f.key for f in fs]
     assert "nofindings" not in set(augment_mode(llm, rows.head(1), fs, ack, "paper", without_findings=True)["variant"])
+
+
+def test_a_restated_label_is_found_by_synonym_and_by_meaning():
+    from dallm.augment import flag_near_labels
+    missed_before = ["pneumonia", "pericardial effusion", "fluid around the heart", "effusion", "heart enlargement",
+                     "lobar collapse"]
+    assert all(leak_reason(n) for n in missed_before)
+    assert not any(leak_reason(n) for n in ["circulatory collapse", "cough", "respiratory failure", "volume overload"])
+    by_meaning = ["water in the lungs", "thickened pleura", "swollen heart"]     # no name rule matches these
+    assert not any(leak_reason(n) for n in by_meaning)
+    flagged = flag_near_labels([FeatureSpec(name=n) for n in by_meaning + ["cough", "oxygen saturation"]])
+    assert [bool(f.leaks) for f in flagged] == [True, True, True, False, False]
+    assert all(f.nearest_label and 0 < f.label_cosine <= 1 for f in flagged)
+    # clean mode drops them; the expert features keep their one name-rule leak only
+    fs = mode_features({"x": flagged}, load_expert_features(), "clean")
+    assert {f.name for f in fs} >= {"cough", "oxygen saturation"} and not {f.name for f in fs} & set(by_meaning)
+    assert [f.name for f in mode_features({}, load_expert_features(), "paper") if f.leaks] == ["lung collapsed"]
