@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import re
 import time
+import warnings
 from importlib import resources
 from pathlib import Path
 from typing import Literal
@@ -14,6 +15,7 @@ import numpy as np
 import pandas as pd
 import yaml
 from pydantic import BaseModel
+from scipy.stats import rankdata
 from sklearn.metrics import roc_auc_score
 from tqdm.auto import tqdm
 from .cohort import LABEL_COLS, LESIONS, CONTEXT_SECTIONS, paper_report_block, report_without_findings
@@ -31,7 +33,7 @@ __all__ = ['LEAK_TERMS', 'LABEL_TERMS', 'PROPOSE_SYSTEM', 'PAPER_KEYWORD_PROMPT'
            'feature_counts', 'Group', 'make_groups', 'clean_value_messages', 'values_schema', 'parse_clean_values',
            'paper_boolean_prompt', 'paper_numeric_prompt', 'parse_paper_booleans', 'parse_paper_numbers', 'ask_group',
            'run_values', 'augment_mode', 'feature_tables', 'write_feature_tables', 'missingness', 'leakage_audit',
-           'plot_values', 'data_card', 'card_markdown']
+           'oos_leakage_audit', 'plot_values', 'data_card', 'card_markdown']
 
 # %% ../nbs/03_augment.ipynb #b3c66789
 class ExpertQuestion(BaseModel):
@@ -599,6 +601,86 @@ def leakage_audit(tables: dict[str, pd.DataFrame], # feature tables indexed by r
             rows.append({"table": name, "feature": c, "readings": int(ok.sum()), "best_label": best[1], "auroc": best[0],
                          "flagged": bool(best[0] >= threshold), "name_rule": leaks.get(c, "")})
     return pd.DataFrame(rows)
+
+# %% ../nbs/03_augment.ipynb #5b0e7a21
+def _auc_rows(Y: np.ndarray, r: np.ndarray) -> np.ndarray:
+    "AUROC of scores with ranks `r` for each row of binary labels `Y` (Mann-Whitney; NaN where a row has one class)."
+    n1 = Y.sum(1); n0 = Y.shape[1] - n1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (Y @ r - n1 * (n1 + 1) / 2) / (n1 * n0)
+
+def _cv_single(x: np.ndarray, Y: np.ndarray, splits: list) -> np.ndarray:
+    "Per label row: the mean over folds of the test AUROC, the direction chosen and the median imputed on the training fold."
+    out = []
+    for tr, te in splits:
+        med = np.nanmedian(x[tr]) if np.isfinite(x[tr]).any() else 0.0
+        xi = np.where(np.isnan(x), med, x)
+        a_tr, a_te = _auc_rows(Y[:, tr], rankdata(xi[tr])), _auc_rows(Y[:, te], rankdata(xi[te]))
+        out.append(np.where(a_tr >= 0.5, a_te, 1 - a_te))
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(np.array(out), axis=0)
+
+def _cv_multi(X: np.ndarray, Y: np.ndarray, splits: list) -> float:
+    "Macro AUROC of one logistic regression per label on all features (median imputation and scaling inside the folds)."
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    P = np.full(Y.shape, np.nan)
+    for tr, te in splits:
+        for j in range(Y.shape[1]):
+            if len(np.unique(Y[tr, j])) < 2: continue
+            m = make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler(),
+                              LogisticRegression(max_iter=500)).fit(X[tr], Y[tr, j])
+            P[te, j] = m.predict_proba(X[te])[:, 1]
+    aucs = [roc_auc_score(Y[ok, j], P[ok, j]) for j in range(Y.shape[1])
+            if (ok := ~np.isnan(P[:, j])).sum() and len(np.unique(Y[ok, j])) == 2]
+    return float(np.mean(aucs)) if aucs else np.nan
+
+def oos_leakage_audit(tables: dict[str, pd.DataFrame], # feature tables indexed by reading_id (every evaluated one)
+                      cohort: pd.DataFrame, # the tidy cohort (labels, subject_id)
+                      folds: int = 5, # patient-grouped folds
+                      n_perm: int = 200, # label permutations of the single-feature null
+                      n_perm_multi: int = 20, # label permutations of the all-features null
+                      seed: int = 0,
+                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Out of sample: per table and feature, the cross-validated single-feature AUROC of the label it predicts best (direction
+    and imputation learned on the training folds) against a permutation null of that maximum (labels permuted across readings,
+    `p_perm`, Holm over the table's features); per table, all its features together in one logistic regression per label
+    (macro AUROC) against its own permutation null."""
+    from sklearn.model_selection import GroupKFold
+    from statsmodels.stats.multitest import multipletests
+    rng = np.random.default_rng(seed)
+    Yall = cohort.assign(reading_id=cohort["reading_id"].astype(str)).set_index("reading_id")
+    singles, multis = [], []
+    for name, T in tables.items():
+        d = Yall.loc[T.index.astype(str)]
+        Y, groups = d[LABEL_COLS].to_numpy(float), d["subject_id"].to_numpy()
+        k = min(folds, len(np.unique(groups)))
+        if k < 2 or T.shape[1] == 0: continue
+        splits = list(GroupKFold(n_splits=k).split(T, groups=groups))
+        perms = np.array([rng.permutation(len(Y)) for _ in range(n_perm)])
+        Yrows = np.concatenate([Y.T[None], Y[perms].transpose(0, 2, 1)]).reshape(-1, len(Y))  # (1 + n_perm) x labels rows
+        rows = []
+        for c in T.columns:
+            a = _cv_single(T[c].to_numpy(float), Yrows, splits).reshape(1 + n_perm, len(LABEL_COLS))
+            best = np.nanargmax(np.nan_to_num(a[0], nan=-1))
+            mx = np.nanmax(np.nan_to_num(a, nan=0.5), axis=1)
+            rows.append({"table": name, "feature": c, "best_label": LABEL_COLS[best].removeprefix("label_"),
+                         "cv_auroc": a[0, best], "null_95": float(np.quantile(mx[1:], 0.95)),
+                         "p_perm": (1 + (mx[1:] >= mx[0]).sum()) / (1 + n_perm)})
+        t = pd.DataFrame(rows)
+        t["p_holm"] = multipletests(t["p_perm"], method="holm")[1]
+        t["flagged"] = t["p_holm"] < 0.05
+        singles.append(t)
+        X = T.to_numpy(float)
+        obs = _cv_multi(X, Y, splits)
+        null = np.array([_cv_multi(X, Y[rng.permutation(len(Y))], splits) for _ in range(n_perm_multi)])
+        multis.append({"table": name, "features": T.shape[1], "readings": len(T), "cv_macro_auroc": obs,
+                       "null_mean": float(np.nanmean(null)) if n_perm_multi else np.nan,
+                       "p_perm": (1 + (null >= obs).sum()) / (1 + n_perm_multi)})
+    return (pd.concat(singles, ignore_index=True) if singles else pd.DataFrame(), pd.DataFrame(multis))
 
 # %% ../nbs/03_augment.ipynb #15f408ed
 def plot_values(long: pd.DataFrame, features: dict[str, list[FeatureSpec]], path: Path | str | None = None, top: int = 12):

@@ -209,3 +209,22 @@ def test_a_restated_label_is_found_by_synonym_and_by_meaning():
     fs = mode_features({"x": flagged}, load_expert_features(), "clean")
     assert {f.name for f in fs} >= {"cough", "oxygen saturation"} and not {f.name for f in fs} & set(by_meaning)
     assert [f.name for f in mode_features({}, load_expert_features(), "paper") if f.leaks] == ["lung collapsed"]
+
+
+def test_out_of_sample_audit_catches_a_planted_leak_and_not_noise():
+    from dallm.augment import oos_leakage_audit
+    rng = np.random.default_rng(3)
+    n = 400
+    coh = pd.DataFrame({"reading_id": [f"r{i}" for i in range(n)], "subject_id": rng.integers(0, 150, n)})
+    for c in LABEL_COLS: coh[c] = rng.integers(0, 2, n)
+    leak = coh["label_consolidation"].to_numpy() + rng.normal(0, 1.0, n)
+    leak[rng.random(n) < 0.3] = np.nan                                   # missing values imputed inside the folds
+    leaky = pd.DataFrame({"f_leak": leak, "f_noise": rng.normal(size=n)}, index=coh["reading_id"])
+    noise = pd.DataFrame({f"f_{i}": rng.normal(size=n) for i in range(6)}, index=coh["reading_id"])
+    single, multi = oos_leakage_audit({"leaky": leaky, "noise": noise}, coh, n_perm=100, n_perm_multi=10)
+    s = single.set_index(["table", "feature"])
+    assert s.loc[("leaky", "f_leak"), "best_label"] == "consolidation" and s.loc[("leaky", "f_leak"), "flagged"]
+    assert s.loc[("leaky", "f_leak"), "cv_auroc"] > 0.6
+    assert not single[single["table"] == "noise"]["flagged"].any()
+    m = multi.set_index("table")
+    assert m.loc["leaky", "p_perm"] < 0.2 < m.loc["noise", "p_perm"]
