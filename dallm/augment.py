@@ -199,7 +199,7 @@ LABEL_TERMS: dict[str, list[str]] = {  # lesion -> phrases a feature name is com
 
 @functools.lru_cache(maxsize=1)
 def _label_vectors():
-    from .embed import MiniLMEmbeddings
+    from dallm.embed import MiniLMEmbeddings
     emb = MiniLMEmbeddings()
     terms = [(l, t) for l, ts in LABEL_TERMS.items() for t in ts]
     v = emb.encode([t for _, t in terms])
