@@ -174,14 +174,20 @@ def test_authors_tabnet_takes_no_gradient_step_below_1024_rows():
 
 def test_clustered_bootstrap_and_holm_against_references():
     rng = np.random.default_rng(1)
-    # coverage: scores N(d*y, 1) have a known AUROC Phi(d / sqrt(2)); the patient-bootstrap 95% CI should cover it ~95%
+    # coverage with shared patient effects: 250 patients x 3 readings sharing the label and a patient effect u; the
+    # population AUROC is Phi(d / sqrt(2 (s_u^2 + s_e^2))). Resampling patients covers it about 95% of the time; resampling
+    # readings as if independent under-covers (the CI is too narrow). An interval that is always too wide fails too.
     from scipy.stats import norm
-    d, truth, hits = 1.0, norm.cdf(1.0 / np.sqrt(2)), 0
-    for r in range(60):
-        y = rng.integers(0, 2, 300); p = d * y + rng.normal(size=300)
-        lo, hi = bootstrap_ci(y, p, np.arange(300) // 3, n_boot=150, seed=r)
-        hits += lo <= truth <= hi
-    assert 0.85 <= hits / 60 <= 1.0, hits
+    d, s_u, s_e, k, n_pat, sims = 1.0, 1.0, 0.5, 3, 250, 150
+    truth, hit_pat, hit_read = norm.cdf(d / np.sqrt(2 * (s_u ** 2 + s_e ** 2))), 0, 0
+    for r in range(sims):
+        yp, u = rng.integers(0, 2, n_pat), rng.normal(0, s_u, n_pat)
+        y, g = np.repeat(yp, k), np.repeat(np.arange(n_pat), k)
+        p = d * y + np.repeat(u, k) + rng.normal(0, s_e, n_pat * k)
+        lo, hi = bootstrap_ci(y, p, g, n_boot=150, seed=r); hit_pat += lo <= truth <= hi
+        lo, hi = bootstrap_ci(y, p, np.arange(len(y)), n_boot=150, seed=r); hit_read += lo <= truth <= hi
+    assert 0.88 <= hit_pat / sims <= 0.99, hit_pat
+    assert hit_read / sims <= min(0.9, hit_pat / sims - 0.08), (hit_read, hit_pat)
     # the difference test agrees with its own interval
     y = rng.integers(0, 2, 400); g = np.arange(400) // 2
     good, bad = y + rng.normal(0, 0.6, 400), y + rng.normal(0, 2.0, 400)
