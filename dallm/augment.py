@@ -25,11 +25,12 @@ from .llm import LLM, failed
 from .stores import answer_many, build_store, namespace_for
 
 # %% auto #0
-__all__ = ['LEAK_TERMS', 'LABEL_TERMS', 'PROPOSE_SYSTEM', 'PAPER_KEYWORD_PROMPT', 'NUMERIC_HINTS', 'PAPER_FEATURE_COUNTS',
-           'CLEAN_VALUE_SYSTEM', 'PAPER_PERSONA', 'PAPER_BOOLEAN_TAIL', 'PAPER_NUMERIC_TAIL', 'ExpertQuestion',
-           'load_questions', 'AckAnswer', 'Ack', 'ack_store', 'build_ack', 'write_ack', 'read_ack', 'FeatureSpec',
-           'normalise_name', 'leak_reason', 'label_neighbours', 'flag_near_labels', 'merge_features', 'proposal_schema',
-           'propose_features', 'paper_feature_type', 'paper_keywords', 'load_expert_features', 'mode_features',
+__all__ = ['LEAK_TERMS', 'LABEL_TERMS', 'PROPOSE_SYSTEM', 'PAPER_KEYWORD_PROMPT', 'NUMERIC_HINTS', 'AUTHORS_AUG_FILE',
+           'AUTHORS_LESIONS', 'PAPER_FEATURE_COUNTS', 'CLEAN_VALUE_SYSTEM', 'PAPER_PERSONA', 'PAPER_BOOLEAN_TAIL',
+           'PAPER_NUMERIC_TAIL', 'ExpertQuestion', 'load_questions', 'AckAnswer', 'Ack', 'ack_store', 'build_ack',
+           'write_ack', 'read_ack', 'FeatureSpec', 'normalise_name', 'leak_reason', 'label_neighbours',
+           'flag_near_labels', 'merge_features', 'proposal_schema', 'propose_features', 'paper_feature_type',
+           'paper_keywords', 'module_literals', 'read_authors_inputs', 'load_expert_features', 'mode_features',
            'feature_counts', 'Group', 'make_groups', 'clean_value_messages', 'values_schema', 'parse_clean_values',
            'paper_boolean_prompt', 'paper_numeric_prompt', 'parse_paper_booleans', 'parse_paper_numbers', 'ask_group',
            'run_values', 'augment_mode', 'feature_tables', 'write_feature_tables', 'missingness', 'leakage_audit',
@@ -303,6 +304,62 @@ def paper_keywords(llm: LLM, ack: Ack, lesion: str, query: str, max_features: in
     cids = list(dict.fromkeys(c for a in answers for c in a.chunk_ids))
     return [FeatureSpec(name=k, type=paper_feature_type(k), lesions=[lesion], questions=[a.question_id for a in answers],
                         chunk_ids=cids, source="paper-keyword", leaks=leak_reason(k)) for k in kws]
+
+# %% ../nbs/03_augment.ipynb #b8e3f402
+AUTHORS_AUG_FILE = "[extend] [2.a] whole-dataset-aug-debug.py"  # their Phase III script: `responses` and `identified_keywords`
+AUTHORS_LESIONS = {"pulmonary edema": "pulmonary_edema", "enlarged cardiac silhouette": "enlarged_cardiac_silhouette",
+                   "pulmonary consolidation": "consolidation", "atelectasis": "atelectasis", "pleural abnormality": "pleural_abnormality"}
+
+def module_literals(path: Path, names: tuple[str, ...]) -> dict:
+    "Top-level `name = <literal>` assignments of a Python file, read with `ast` (the file is never imported or run)."
+    import ast
+    try: tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    except SyntaxError as e: raise InputError(f"{path}: not Python ({e})") from None
+    out = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and getattr(node.targets[0], "id", None) in names:
+            try: out[node.targets[0].id] = ast.literal_eval(node.value)
+            except ValueError: raise InputError(f"{path}: `{node.targets[0].id}` is not a literal") from None
+    miss = [n for n in names if n not in out]
+    if miss: raise InputError(f"{path}: no top-level {', '.join(miss)} (the authors' Phase III script defines them)")
+    return out
+
+def _question_id(text: str, lesion_query: str, questions: list[ExpertQuestion]) -> str:
+    "Our id of one of their question texts (best template match at 0.8 similarity or more), else an id made from the text."
+    import difflib
+    norm = lambda s: re.sub(r"[^a-z ]", "", s.lower().replace("\u2019", "'")).strip()
+    score = {q.id: difflib.SequenceMatcher(None, norm(q.template.format(lesion=lesion_query)), norm(text)).ratio() for q in questions}
+    best = max(score, key=score.get, default="")
+    return best if best and score[best] >= 0.8 else "authors_" + re.sub(r"\W+", "_", norm(text))[:40]
+
+def _authors_feature(name: str, kind: str, lesion: str, qids: list[str]) -> FeatureSpec:
+    m = re.match(r"^(.*?)\s*\(([^)]*)\)\s*$", name) if kind == "numerical" else None
+    base, unit = (m.group(1), m.group(2)) if m else (name, "")
+    return FeatureSpec(name=normalise_name(base), type="numeric" if kind == "numerical" else "boolean", unit=unit,
+                       lesions=[lesion], questions=qids, source="authors", leaks=leak_reason(base))
+
+def read_authors_inputs(root: Path | str, # a copy of the authors' repository (ChihchengHsieh/DALL-M)
+                        lesions: list[str] | None = None, # snake-case lesion keys to keep (default: every lesion in the file)
+                        questions: list[ExpertQuestion] | None = None, # to map their question texts to ids (default: the paper's seven)
+                       ) -> tuple[Ack, dict[str, list[FeatureSpec]]]:
+    "The authors' own knowledge-base answers (as an `Ack`) and their hand-split features per lesion, from their Phase III script."
+    path = Path(root) / AUTHORS_AUG_FILE
+    if not path.is_file():
+        raise InputError(f"authors_repo: {path} does not exist (point it at a copy of github.com/ChihchengHsieh/DALL-M)")
+    lit = module_literals(path, ("responses", "identified_keywords"))
+    unknown = sorted((set(lit["responses"]) | set(lit["identified_keywords"])) - set(AUTHORS_LESIONS))
+    if unknown: raise InputError(f"{path}: unknown lesion name(s) {unknown}; expected {sorted(AUTHORS_LESIONS)}")
+    qs = questions if questions is not None else load_questions()[1]
+    keep = lambda name: lesions is None or AUTHORS_LESIONS[name] in lesions
+    answers = [AckAnswer(lesion=AUTHORS_LESIONS[l], question_id=_question_id(q, l, qs), question=q, answer=str(a).strip())
+               for l, qa in lit["responses"].items() if keep(l) for q, a in qa.items()]
+    qids = lambda key: list(dict.fromkeys(a.question_id for a in answers if a.lesion == key))
+    feats = {AUTHORS_LESIONS[l]: [_authors_feature(n, kind, AUTHORS_LESIONS[l], qids(AUTHORS_LESIONS[l]))
+                                  for kind in ("boolean", "numerical") for n in d.get(kind, [])]
+             for l, d in lit["identified_keywords"].items() if keep(l)}
+    ack = Ack(answers=answers, model="the authors' (from their repository)", stores={k: "authors" for k in feats},
+              config="authors", k=0, created=f"read from {path.name}")
+    return ack, feats
 
 # %% ../nbs/03_augment.ipynb #4cbc05ee
 def load_expert_features(path: Path | str | None = None, # YAML list of features (default: the paper's 13)

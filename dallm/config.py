@@ -34,7 +34,7 @@ def project_root(start: Path | str | None = None, # folder to search upward from
 _ENV_KEYS = {  # field -> environment variable
     "profile": "DALLM_PROFILE", "seed": "DALLM_SEED", "data_dir": "DALLM_DATA_DIR",
     "runs_dir": "DALLM_RUNS_DIR", "results_dir": "DALLM_RESULTS_DIR", "cache_dir": "DALLM_CACHE_DIR",
-    "mimic_root": "DALLM_MIMIC_ROOT", "llm": "DALLM_LLM",
+    "mimic_root": "DALLM_MIMIC_ROOT", "authors_repo": "DALLM_AUTHORS_REPO", "llm": "DALLM_LLM",
     "neo4j_uri": "NEO4J_URI", "neo4j_username": "NEO4J_USERNAME", "neo4j_password": "NEO4J_PASSWORD",
     "openai_api_key": "OPENAI_API_KEY", "openai_base_url": "OPENAI_BASE_URL",
     "concurrency": "DALLM_CONCURRENCY", "rpm": "DALLM_RPM", "tpm": "DALLM_TPM",
@@ -51,6 +51,7 @@ class Settings(BaseModel):
     results_dir: Path = Path("results")         # tables and figures
     cache_dir: Path = Path(".cache")            # content-addressed caches (HTTP, LLM calls)
     mimic_root: Path | None = None              # a user's own MIMIC/REFLACX copies
+    authors_repo: Path | None = None            # a copy of the authors' repository: paper mode replays their answers and features
     llm: str = "smollm2"                        # default model name in the registry
     neo4j_uri: str = "bolt://127.0.0.1:7687"
     neo4j_username: str = "neo4j"

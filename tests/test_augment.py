@@ -228,3 +228,24 @@ def test_out_of_sample_audit_catches_a_planted_leak_and_not_noise():
     assert not single[single["table"] == "noise"]["flagged"].any()
     m = multi.set_index("table")
     assert m.loc["leaky", "p_perm"] < 0.2 < m.loc["noise", "p_perm"]
+
+
+def test_paper_mode_replays_the_authors_inputs_from_a_copy_of_their_repository(rows, tmp_path):
+    """The fixture is written here in the format of the authors' Phase III script (our text); the file is read with ast."""
+    from pathlib import Path
+    from dallm.augment import augment_mode, read_authors_inputs
+    root = Path(__file__).parent / "fixtures" / "authors_repo"
+    ack, kw = read_authors_inputs(root, lesions=["atelectasis", "consolidation"])
+    fs = mode_features(kw, [], "paper")
+    assert [f.name for f in fs] == ["breathlessness", "recent surgery", "smoking", "heart rate", "productive cough", "fever"]
+    groups = make_groups(fs, ack)
+    atel = next(g for g in groups if g.name == "atelectasis")
+    prompt = paper_boolean_prompt(rows.iloc[0], atel.features, atel.prior_paper)
+    assert "Recent surgery under general anaesthesia and smoking." in prompt and "3. smoking: {True / False}" in prompt
+    assert "HEART RATE: [MASK]." in paper_numeric_prompt(rows.iloc[0], atel.features, atel.prior_paper)
+    long = augment_mode(get_llm(cache=tmp_path / "c.sqlite"), rows.head(1), fs, ack, "paper")
+    assert sorted(long["feature"].unique()) == sorted(f.key for f in fs) and set(long["variant"]) == {"ack", "ablation"}
+    booleans = long[long["feature"] != "f_heart_rate"]
+    assert booleans["value_authors"].isin([0.0, 1.0]).all()   # the authors' boolean parser always gives True or False
+    tables = feature_tables(long, fs, "paper")                # their merge loses the consolidation-only features
+    assert "f_fever" in tables["paper_augmented"] and "f_fever" not in tables["paper_augmented_expert"]
