@@ -481,16 +481,18 @@ def parse_clean_values(answer, features: list[FeatureSpec]) -> list[dict]:
 
 # %% ../nbs/03_augment.ipynb #50fa4ea5
 PAPER_PERSONA = ("You are an experienced radiologist with more than 30 years of experience. You are the most respected radiologist "
-                 "in the world. You are examining a patient with the following report:\n")
+                 "in the world. \n\nYou are examining a patient with the following report:\n\n")
 PAPER_BOOLEAN_TAIL = ("Make a prediction based on your prior knowledge and on the patient's report. Please check if your prediction "
-                      "is in accordance with your prior knowledge.\n Ensure your answers are using following template.\n")
+                      "is in accordance with your prior knowledge. \n Ensure your answers are using following template.\n\n")
 PAPER_NUMERIC_TAIL = "Fill in each [MASK] with a number. Answer with the numbers only, separated by commas, in this order."
 
-def paper_boolean_prompt(row: pd.Series, features: list[FeatureSpec], prior: str = "") -> str:
-    "Figure A.7: persona, report block, prior knowledge (absent in the ablation), the True/False template."
-    p = PAPER_PERSONA + paper_report_block(row) + "\n"
-    if prior: p += "According to your prior knowledge:\n" + prior + "\n"
-    return p + PAPER_BOOLEAN_TAIL + "\n".join(f"{i}. {f.name}: {{True / False}}, because..." for i, f in enumerate(features, 1))
+def paper_boolean_prompt(row: pd.Series, features: list[FeatureSpec], prior: str = "") -> list[dict]:
+    """Figure A.7 as the authors' code sent it: a system message (persona, report block, the prior knowledge: absent in
+    the ablation) and a user message (the instruction and one `N. feature: {True\\False}, because...` line per feature)."""
+    system = PAPER_PERSONA + paper_report_block(row) + " \n\n=========\n"
+    if prior: system += "According to your prior knowledge:\n\n" + prior + "\n=========\n\n"
+    user = PAPER_BOOLEAN_TAIL + "".join(f"{i}. {f.name}: {{True\\False}}, because...\n" for i, f in enumerate(features, 1))
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 def paper_numeric_prompt(row: pd.Series, features: list[FeatureSpec], prior: str = "") -> str:
     "Prior knowledge (absent in the ablation), the report block, one `FEATURE: [MASK].` line per feature."

@@ -79,7 +79,7 @@ def test_ablation_prompts_hold_no_ack_text(ack, features, rows):
     assert any(MARK in clean_value_messages(row, g)[0]["content"] for g in with_ack)
     for g in without:
         assert MARK not in json.dumps(clean_value_messages(row, g))
-        assert MARK not in paper_boolean_prompt(row, g.features, g.prior_paper)
+        assert MARK not in json.dumps(paper_boolean_prompt(row, g.features, g.prior_paper))
         assert MARK not in paper_numeric_prompt(row, g.features, g.prior_paper)
 
 
@@ -240,8 +240,8 @@ def test_paper_mode_replays_the_authors_inputs_from_a_copy_of_their_repository(r
     assert [f.name for f in fs] == ["breathlessness", "recent surgery", "smoking", "heart rate", "productive cough", "fever"]
     groups = make_groups(fs, ack)
     atel = next(g for g in groups if g.name == "atelectasis")
-    prompt = paper_boolean_prompt(rows.iloc[0], atel.features, atel.prior_paper)
-    assert "Recent surgery under general anaesthesia and smoking." in prompt and "3. smoking: {True / False}" in prompt
+    system, user = (m["content"] for m in paper_boolean_prompt(rows.iloc[0], atel.features, atel.prior_paper))
+    assert "Recent surgery under general anaesthesia and smoking." in system and "3. smoking: {True\\False}, because..." in user
     assert "HEART RATE: [MASK]." in paper_numeric_prompt(rows.iloc[0], atel.features, atel.prior_paper)
     long = augment_mode(get_llm(cache=tmp_path / "c.sqlite"), rows.head(1), fs, ack, "paper")
     assert sorted(long["feature"].unique()) == sorted(f.key for f in fs) and set(long["variant"]) == {"ack", "ablation"}
