@@ -83,10 +83,11 @@ class Ack(BaseModel):
     def block(self, lesion: str, # snake-case lesion key
               questions: bool = True, # "Q: ... A: ..." (clean) or the answers alone, one per line (the authors' Figure A.7)
               max_chars: int = 0, # cut each answer to this many characters (0: whole answers)
+              labels: tuple[str, str] = ("Q: ", "A: "), # how a question and its answer are introduced
              ) -> str:
         "The prior-knowledge text of one lesion."
         cut = lambda t: t[:max_chars].rsplit(" ", 1)[0] + " ..." if max_chars and len(t) > max_chars else t
-        return "\n".join(f"Q: {a.question}\nA: {cut(a.answer)}" if questions else cut(a.answer) for a in self.for_lesion(lesion))
+        return "\n".join(f"{labels[0]}{a.question}\n{labels[1]}{cut(a.answer)}" if questions else cut(a.answer) for a in self.for_lesion(lesion))
 
 # %% ../nbs/03_augment.ipynb #a304e1c0
 def ack_store(docs: list[Document], chunks: list[Chunk], lesion: str, config: str, kind: str, llm: LLM, embeddings,
@@ -401,6 +402,7 @@ class Group(BaseModel):
     features: list[FeatureSpec]
     prior: str = ""            # clean prompt: "Q: ... A: ..." blocks ("" in the ablation)
     prior_paper: str = ""      # paper prompt: the answers alone, as in the authors' Figure A.7
+    prior_paper_qa: str = ""   # the authors' numeric prompt: "Question: ... Answer: ..." blocks
 
 def make_groups(features: list[FeatureSpec], # every feature of a mode
                 ack: Ack | None, # None for the ablation (no prior knowledge)
@@ -410,12 +412,14 @@ def make_groups(features: list[FeatureSpec], # every feature of a mode
     "One group per lesion (its features, its ACK) and one for the expert features (a compact ACK of every lesion)."
     groups: dict[str, list[FeatureSpec]] = {}
     for f in features: groups.setdefault("expert" if f.source == "expert" or not f.lesions else f.lesions[0], []).append(f)
-    def prior(name, questions):
+    def prior(name, questions, labels=("Q: ", "A: ")):
         if ack is None: return ""
-        if name != "expert": return ack.block(name, questions, max_chars)
+        if name != "expert": return ack.block(name, questions, max_chars, labels)
         firsts = [ack.for_lesion(l)[:1] for l in dict.fromkeys(a.lesion for a in ack.answers)]
-        return "\n".join((f"Q: {a[0].question}\nA: " if questions else "") + a[0].answer[:max_expert_chars] for a in firsts if a)
-    return [Group(name=n, features=fs, prior=prior(n, True), prior_paper=prior(n, False)) for n, fs in groups.items()]
+        return "\n".join((f"{labels[0]}{a[0].question}\n{labels[1]}" if questions else "") + a[0].answer[:max_expert_chars]
+                         for a in firsts if a)
+    return [Group(name=n, features=fs, prior=prior(n, True), prior_paper=prior(n, False),
+                  prior_paper_qa=prior(n, True, ("Question: ", "Answer: "))) for n, fs in groups.items()]
 
 # %% ../nbs/03_augment.ipynb #7fcd96ac
 CLEAN_VALUE_SYSTEM = ("You are an experienced radiologist. {prior}For the patient the user describes, give the value of each "
@@ -484,7 +488,9 @@ PAPER_PERSONA = ("You are an experienced radiologist with more than 30 years of 
                  "in the world. \n\nYou are examining a patient with the following report:\n\n")
 PAPER_BOOLEAN_TAIL = ("Make a prediction based on your prior knowledge and on the patient's report. Please check if your prediction "
                       "is in accordance with your prior knowledge. \n Ensure your answers are using following template.\n\n")
-PAPER_NUMERIC_TAIL = "Fill in each [MASK] with a number. Answer with the numbers only, separated by commas, in this order."
+PAPER_NUMERIC_TAIL = ("According to the report {and_prior}above, please speculate be the numerical values covered by the token [MASK]? "
+                      "Please return only one single numerical values (not range) for each [MASK], and separate the answers by comma. "
+                      "Try to speculate the number instead of answering you don't know.")
 
 def paper_boolean_prompt(row: pd.Series, features: list[FeatureSpec], prior: str = "") -> list[dict]:
     """Figure A.7 as the authors' code sent it: a system message (persona, report block, the prior knowledge: absent in
@@ -494,10 +500,13 @@ def paper_boolean_prompt(row: pd.Series, features: list[FeatureSpec], prior: str
     user = PAPER_BOOLEAN_TAIL + "".join(f"{i}. {f.name}: {{True\\False}}, because...\n" for i, f in enumerate(features, 1))
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
-def paper_numeric_prompt(row: pd.Series, features: list[FeatureSpec], prior: str = "") -> str:
-    "Prior knowledge (absent in the ablation), the report block, one `FEATURE: [MASK].` line per feature."
-    p = ("According to your prior knowledge:\n" + prior + "\n") if prior else ""
-    return p + paper_report_block(row) + "\n" + "\n".join(f"{f.name.upper()}: [MASK]." for f in features) + "\n" + PAPER_NUMERIC_TAIL
+def paper_numeric_prompt(row: pd.Series, features: list[FeatureSpec], prior: str = "") -> list[dict]:
+    """The authors' numeric prompt: system "You are a medical expert."; a "Question: / Answer:" prior block (absent in the
+    ablation), the report block with one `FEATURE: [MASK].` line per feature, their instruction."""
+    p = ("**Prior Knowledge:**\n=========\n" + prior + "\n=========\n") if prior else ""
+    p += ("\n\n\n**Report:**\n=========\n" + paper_report_block(row) + "\n" + "".join(f"{f.name.upper()}: [MASK].\n" for f in features)
+          + "=========\n\n\n" + PAPER_NUMERIC_TAIL.format(and_prior="and prior knowledge " if prior else ""))
+    return [{"role": "system", "content": "You are a medical expert."}, {"role": "user", "content": p}]
 
 # %% ../nbs/03_augment.ipynb #a08e9eb9
 _BOOL_LINE = re.compile(r"^\s*(\d+)[.)]\s*([^:]*?)\s*:\s*(.*)$")
@@ -571,7 +580,7 @@ def ask_group(llm: LLM, row: pd.Series, group: Group, mode: str, seed: int = 0, 
             text = llm.chat(paper_boolean_prompt(row, bools, group.prior_paper), temperature=1.2, seed=seed, max_tokens=24 * len(bools))
             recs += parse_paper_booleans(text, bools)
         if nums:
-            text = llm.chat(paper_numeric_prompt(row, nums, group.prior_paper), temperature=0.0, seed=seed, max_tokens=8 * len(nums) + 8)
+            text = llm.chat(paper_numeric_prompt(row, nums, group.prior_paper_qa), temperature=0.0, seed=seed, max_tokens=8 * len(nums) + 8)
             recs += parse_paper_numbers(text, nums)
     cid = {f.key: " ".join(f.chunk_ids) for f in fs}
     return [{"reading_id": row["reading_id"], "group": group.name, **r, "chunk_ids": cid[r["feature"]]} for r in recs]

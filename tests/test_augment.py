@@ -77,10 +77,11 @@ def test_ablation_prompts_hold_no_ack_text(ack, features, rows):
     row = rows.iloc[0]
     with_ack, without = make_groups(features, ack), make_groups(features, None)
     assert any(MARK in clean_value_messages(row, g)[0]["content"] for g in with_ack)
+    assert any(f"Answer: {MARK}" in paper_numeric_prompt(row, g.features, g.prior_paper_qa)[1]["content"] for g in with_ack)
     for g in without:
         assert MARK not in json.dumps(clean_value_messages(row, g))
         assert MARK not in json.dumps(paper_boolean_prompt(row, g.features, g.prior_paper))
-        assert MARK not in paper_numeric_prompt(row, g.features, g.prior_paper)
+        assert MARK not in json.dumps(paper_numeric_prompt(row, g.features, g.prior_paper_qa))
 
 
 def test_unparseable_answer_is_missing_with_a_reason(ack, features, rows, tmp_path):
@@ -242,7 +243,9 @@ def test_paper_mode_replays_the_authors_inputs_from_a_copy_of_their_repository(r
     atel = next(g for g in groups if g.name == "atelectasis")
     system, user = (m["content"] for m in paper_boolean_prompt(rows.iloc[0], atel.features, atel.prior_paper))
     assert "Recent surgery under general anaesthesia and smoking." in system and "3. smoking: {True\\False}, because..." in user
-    assert "HEART RATE: [MASK]." in paper_numeric_prompt(rows.iloc[0], atel.features, atel.prior_paper)
+    numeric = paper_numeric_prompt(rows.iloc[0], atel.features, atel.prior_paper_qa)
+    assert numeric[0]["content"] == "You are a medical expert." and "HEART RATE: [MASK]." in numeric[1]["content"]
+    assert "Question: What can cause atelectasis?\nAnswer: Airway blockage" in numeric[1]["content"]
     long = augment_mode(get_llm(cache=tmp_path / "c.sqlite"), rows.head(1), fs, ack, "paper")
     assert sorted(long["feature"].unique()) == sorted(f.key for f in fs) and set(long["variant"]) == {"ack", "ablation"}
     booleans = long[long["feature"] != "f_heart_rate"]
