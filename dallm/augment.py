@@ -34,7 +34,7 @@ __all__ = ['LEAK_TERMS', 'LABEL_TERMS', 'PROPOSE_SYSTEM', 'PAPER_KEYWORD_PROMPT'
            'feature_counts', 'Group', 'make_groups', 'clean_value_messages', 'values_schema', 'parse_clean_values',
            'paper_boolean_prompt', 'paper_numeric_prompt', 'parse_paper_booleans', 'parse_paper_numbers', 'ask_group',
            'run_values', 'augment_mode', 'feature_tables', 'write_feature_tables', 'missingness', 'leakage_audit',
-           'oos_leakage_audit', 'plot_values', 'data_card', 'card_markdown']
+           'block_permutations', 'oos_leakage_audit', 'plot_values', 'data_card', 'card_markdown']
 
 # %% ../nbs/03_augment.ipynb #b3c66789
 class ExpertQuestion(BaseModel):
@@ -708,6 +708,18 @@ def _cv_multi(X: np.ndarray, Y: np.ndarray, splits: list) -> float:
             if (ok := ~np.isnan(P[:, j])).sum() and len(np.unique(Y[ok, j])) == 2]
     return float(np.mean(aucs)) if aucs else np.nan
 
+def block_permutations(groups: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """`n` row orders, each swapping whole patients' label blocks between patients with the same number of readings, so
+    that a permutation null keeps the within-patient structure (readings of one image share their features)."""
+    by_size: dict[int, list[np.ndarray]] = {}
+    for m in pd.Series(np.arange(len(groups))).groupby(np.asarray(groups)).indices.values(): by_size.setdefault(len(m), []).append(m)
+    out = np.tile(np.arange(len(groups)), (n, 1))
+    for blocks in by_size.values():
+        if len(blocks) < 2: continue
+        B = np.array(blocks)  # clusters x size
+        for i in range(n): out[i, B.ravel()] = B[rng.permutation(len(B))].ravel()
+    return out
+
 def oos_leakage_audit(tables: dict[str, pd.DataFrame], # feature tables indexed by reading_id (every evaluated one)
                       cohort: pd.DataFrame, # the tidy cohort (labels, subject_id)
                       folds: int = 5, # patient-grouped folds
@@ -716,7 +728,7 @@ def oos_leakage_audit(tables: dict[str, pd.DataFrame], # feature tables indexed 
                       seed: int = 0,
                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Out of sample: per table and feature, the cross-validated single-feature AUROC of the label it predicts best (direction
-    and imputation learned on the training folds) against a permutation null of that maximum (labels permuted across readings,
+    and imputation learned on the training folds) against a permutation null of that maximum (patients' label blocks permuted, `block_permutations`;
     `p_perm`, Holm over the table's features); per table, all its features together in one logistic regression per label
     (macro AUROC) against its own permutation null."""
     from sklearn.model_selection import GroupKFold
@@ -730,7 +742,7 @@ def oos_leakage_audit(tables: dict[str, pd.DataFrame], # feature tables indexed 
         k = min(folds, len(np.unique(groups)))
         if k < 2 or T.shape[1] == 0: continue
         splits = list(GroupKFold(n_splits=k).split(T, groups=groups))
-        perms = np.array([rng.permutation(len(Y)) for _ in range(n_perm)])
+        perms = block_permutations(groups, n_perm, rng)
         Yrows = np.concatenate([Y.T[None], Y[perms].transpose(0, 2, 1)]).reshape(-1, len(Y))  # (1 + n_perm) x labels rows
         rows = []
         for c in T.columns:
@@ -746,7 +758,7 @@ def oos_leakage_audit(tables: dict[str, pd.DataFrame], # feature tables indexed 
         singles.append(t)
         X = T.to_numpy(float)
         obs = _cv_multi(X, Y, splits)
-        null = np.array([_cv_multi(X, Y[rng.permutation(len(Y))], splits) for _ in range(n_perm_multi)])
+        null = np.array([_cv_multi(X, Y[o], splits) for o in block_permutations(groups, n_perm_multi, rng)])
         multis.append({"table": name, "features": T.shape[1], "readings": len(T), "cv_macro_auroc": obs,
                        "null_mean": float(np.nanmean(null)) if n_perm_multi else np.nan,
                        "p_perm": (1 + (null >= obs).sum()) / (1 + n_perm_multi)})
