@@ -269,7 +269,7 @@ def plan_augment(p: dict, df: pd.DataFrame, chunks, settings: Settings, cache, f
     ack = ack or _stand_in_ack(lesions, queries, qs, fill)
     know_m.basis = values_m.basis = basis
     expert = load_expert_features(p.get("expert_features") or None)
-    features = {}
+    features, stand_in = {}, False
     for m in modes:
         f_file = data / "augment" / f"features_{m}.json"
         if f_file.exists():
@@ -280,8 +280,11 @@ def plan_augment(p: dict, df: pd.DataFrame, chunks, settings: Settings, cache, f
         gen = {l: (propose_features(know_m, ack, l, queries[l], p.get("max_features", 3)) if m == "clean" else
                    paper_keywords(know_m, ack, l, queries[l], p.get("max_features", 3))) for l in lesions}
         features[m] = mode_features(gen, expert, m)
+        stand_in = True
     rows = sample_readings(df, p.get("n_readings", 4), settings.seed)
     values_m.chapter = "03_augment"
+    if stand_in:  # how many features there are, and of which type, depends on answers the plan does not have yet
+        values_m.basis = "built, stand-in " + ("features" if basis == "built" else "ACK and features")
     for m in modes:
         values_m.phase = f"values ({m}, ACK and ablation" + (", without findings)" if m == "clean" and p.get("without_findings", True) else ")")
         augment_mode(values_m, rows, features[m], ack, m, settings.seed, max_chars=p.get("ack_chars", 300),
