@@ -515,6 +515,7 @@ _TF = {"true": True, "false": False}
 def _authors_boolean(line: str) -> bool:
     "The authors' reading of one numbered line: the text from 2 characters after ':' to the first ',' or '.', True only if it is exactly 'true'."
     a = line.strip()[3:]
+    if ":" not in a: return False  # their assert failed here; the run asked again
     cuts = [i for i in (a.find(","), a.find(".")) if i >= 0]
     return a[a.index(":") + 2:min(cuts) if cuts else -1].strip().lower() == "true"
 
