@@ -191,6 +191,7 @@ def leak_reason(name: str) -> str:
         if hit: return f"restates {LESIONS[lesion]} ({hit!r})" if lesion in LESIONS else f"a radiographic finding ({hit!r})"
     return ""
 
+# %% ../nbs/03_augment.ipynb #bb33e6s1
 LABEL_TERMS: dict[str, list[str]] = {  # lesion -> phrases a feature name is compared with by meaning (MiniLM)
     "enlarged_cardiac_silhouette": ["enlarged cardiac silhouette", "cardiomegaly", "enlarged heart", "pericardial effusion"],
     "atelectasis": ["atelectasis", "lung collapse", "volume loss"],
@@ -228,6 +229,7 @@ def flag_near_labels(features: list[FeatureSpec],
         out.append(f.model_copy(update={"nearest_label": r.nearest_label, "label_cosine": round(float(r.cosine), 3), "leaks": leaks}))
     return out
 
+# %% ../nbs/03_augment.ipynb #bb33e6s2
 def merge_features(*lists: list[FeatureSpec]) -> list[FeatureSpec]:
     "Deduplicate by column key across lists (lesions): the first spec wins; lesions, questions and chunk ids are unioned."
     out: dict[str, FeatureSpec] = {}
@@ -325,6 +327,7 @@ def module_literals(path: Path, names: tuple[str, ...]) -> dict:
     if miss: raise InputError(f"{path}: no top-level {', '.join(miss)} (the authors' Phase III script defines them)")
     return out
 
+# %% ../nbs/03_augment.ipynb #b8e3f4s1
 def _question_id(text: str, lesion_query: str, questions: list[ExpertQuestion]) -> str:
     "Our id of one of their question texts (best template match at 0.8 similarity or more), else an id made from the text."
     import difflib
@@ -549,6 +552,7 @@ def parse_paper_booleans(text: str, features: list[FeatureSpec]) -> list[dict]:
                              missing="no 'N. feature: True/False' line for this feature (the authors' parser made it False)"))
     return out
 
+# %% ../nbs/03_augment.ipynb #a08e9es1
 def _authors_number(tok: str) -> float:
     t = tok.strip().replace(".", "")  # the authors' parser removed the decimal point
     return float(t) if t.isdigit() else np.nan
@@ -709,6 +713,7 @@ def _cv_multi(X: np.ndarray, Y: np.ndarray, splits: list) -> float:
             if (ok := ~np.isnan(P[:, j])).sum() and len(np.unique(Y[ok, j])) == 2]
     return float(np.mean(aucs)) if aucs else np.nan
 
+# %% ../nbs/03_augment.ipynb #5b0e7as1
 def block_permutations(groups: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     """`n` row orders, each swapping whole patients' label blocks between patients with the same number of readings, so
     that a permutation null keeps the within-patient structure (readings of one image share their features)."""
@@ -721,6 +726,7 @@ def block_permutations(groups: np.ndarray, n: int, rng: np.random.Generator) -> 
         for i in range(n): out[i, B.ravel()] = B[rng.permutation(len(B))].ravel()
     return out
 
+# %% ../nbs/03_augment.ipynb #5b0e7as2
 def oos_leakage_audit(tables: dict[str, pd.DataFrame], # feature tables indexed by reading_id (every evaluated one)
                       cohort: pd.DataFrame, # the tidy cohort (labels, subject_id)
                       folds: int = 5, # patient-grouped folds

@@ -148,6 +148,7 @@ def report_without_findings(text: str # a MIMIC-CXR report
     "The report's context sections only (`CONTEXT_SECTIONS`, one 'NAME: text' line each): FINDINGS, IMPRESSION and any other section, or text before the first header, left out."
     return "\n".join(f"{k}: {v}" for k, v in report_sections(text).items() if k in CONTEXT_SECTIONS and v)
 
+# %% ../nbs/lib/cohort.ipynb #986f82s1
 PAPER_CHARS = re.compile(r"[^0-9A-Za-z.\s:']")  # the authors' character filter, applied to the whole report block
 
 def paper_clean_report(text: str # a MIMIC-CXR report
