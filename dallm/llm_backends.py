@@ -5,6 +5,7 @@
 # %% ../nbs/lib/llm_backends.ipynb #02426a24
 from __future__ import annotations
 
+import ctypes
 import functools
 import json
 import os
@@ -17,6 +18,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from fastcore.basics import patch
 
 from .bulk import RateLimiter, backoff, retry_after
@@ -25,8 +28,9 @@ from .llm_cache import Completion
 from .llm_registry import LLMCallError, LLMUnavailable, ModelSpec, gguf_path
 
 # %% auto #0
-__all__ = ['LLAMA_SETTINGS', 'BACKENDS', 'llama_cpu_backend', 'llama_kwargs', 'LlamaCppBackend', 'is_local_url', 'parse_json',
-           'request_tokens', 'OpenAIBackend', 'hf_source', 'schema_in_prompt', 'HFCausalBackend', 'HFMaskedBackend']
+__all__ = ['LLAMA_SETTINGS', 'BACKENDS', 'llama_cpu_backend', 'llama_kwargs', 'GreedyGrammarSampler', 'fast_grammar_llama',
+           'LlamaCppBackend', 'is_local_url', 'parse_json', 'request_tokens', 'OpenAIBackend', 'hf_source',
+           'schema_in_prompt', 'HFCausalBackend', 'HFMaskedBackend']
 
 # %% ../nbs/lib/llm_backends.ipynb #67a64729
 @functools.lru_cache(maxsize=32)
@@ -95,11 +99,74 @@ def llama_kwargs(n_threads: int | None = None, # default: DALLM_LLM_THREADS, els
     n = n_threads or int(os.environ.get("DALLM_LLM_THREADS") or 0) or min(os.cpu_count() or 2, 8)
     return {**LLAMA_SETTINGS, **((spec and spec.llama) or {}), "n_threads": n, "n_threads_batch": n}
 
+# %% ../nbs/lib/llm_backends.ipynb #f9a1c3e1
+_TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)])
+
+class GreedyGrammarSampler:
+    "Greedy decoding under a llama.cpp grammar: the best token, the best `top`, then the whole vocabulary, until the grammar accepts one."
+    def __init__(self, model, # llama-cpp-python's `_internals.LlamaModel`
+                 grammar, # a `llama_cpp.LlamaGrammar`
+                 top: int = 32, # candidates tried when the best token is refused
+                 counts: Counter | None = None, # where each token was found: 'best', 'top', 'vocabulary'
+                ):
+        import llama_cpp as lc
+        self.lc, self.top, self.counts = lc, top, counts if counts is not None else Counter()
+        self.n = lc.llama_vocab_n_tokens(model.vocab)
+        self.grammar = lc.llama_sampler_init_grammar(model.vocab, grammar._grammar.encode(), grammar._root.encode())
+        self.small, self.whole = (lc.llama_token_data * top)(), None  # the vocabulary-sized buffer only when needed
+
+    def _accepted(self, buf, ids: np.ndarray, logits: np.ndarray) -> np.ndarray:
+        "The grammar's verdict on candidate tokens: a mask of the ones it leaves finite."
+        view = np.frombuffer(buf, dtype=_TOKEN_DATA)[:len(ids)]
+        view["id"], view["logit"], view["p"] = ids, logits, 0
+        arr = self.lc.llama_token_data_array(data=ctypes.cast(buf, ctypes.POINTER(self.lc.llama_token_data)), size=len(ids),
+                                             selected=-1, sorted=False)
+        self.lc.llama_sampler_apply(self.grammar, ctypes.byref(arr))
+        return np.isfinite(view["logit"])
+
+    def sample(self, ctx, # llama-cpp-python's `_internals.LlamaContext`
+               idx: int = -1) -> int:
+        "The grammar's best next token (ties: the lowest id, as llama.cpp's greedy sampler); the grammar advances past it."
+        logits = np.ctypeslib.as_array(self.lc.llama_get_logits_ith(ctx.ctx, idx), shape=(self.n,))
+        best = np.array([np.argmax(logits)])
+        if self._accepted(self.small, best, logits[best])[0]: tok, where = int(best[0]), "best"
+        else:
+            cand = np.argpartition(-logits, self.top)[:self.top]
+            cand = cand[np.lexsort((cand, -logits[cand]))]  # best first, ties by token id
+            ok = self._accepted(self.small, cand, logits[cand])
+            if ok.any(): tok, where = int(cand[ok][0]), "top"
+            else:
+                if self.whole is None: self.whole = (self.lc.llama_token_data * self.n)()
+                ids = np.arange(self.n, dtype=np.int32)
+                ok = self._accepted(self.whole, ids, logits)
+                tok, where = int(ids[ok][np.argmax(logits[ok])]) if ok.any() else int(best[0]), "vocabulary"
+        self.counts[where] += 1
+        self.lc.llama_sampler_accept(self.grammar, tok)
+        return tok
+
+    def __del__(self):
+        if getattr(self, "grammar", None): self.lc.llama_sampler_free(self.grammar); self.grammar = None
+
+@functools.lru_cache(maxsize=1)
+def fast_grammar_llama():
+    "`llama_cpp.Llama` whose greedy grammar-constrained calls use `GreedyGrammarSampler` (`fast_grammar = False` turns it off)."
+    from llama_cpp import Llama
+    class FastGrammarLlama(Llama):
+        fast_grammar = True
+        def _init_sampler(self, **kw):
+            if not hasattr(self, "grammar_counts"): self.grammar_counts = Counter()
+            plain = (kw.get("logits_processor") is None and kw.get("repeat_penalty", 1.0) == 1.0
+                     and not kw.get("frequency_penalty") and not kw.get("presence_penalty"))
+            if self.fast_grammar and kw.get("grammar") is not None and kw.get("temp") == 0.0 and plain:
+                return GreedyGrammarSampler(self._model, kw["grammar"], counts=self.grammar_counts)
+            return super()._init_sampler(**kw)
+    return FastGrammarLlama
+
 # %% ../nbs/lib/llm_backends.ipynb #0afa5389
 class LlamaCppBackend:
     "llama-cpp-python in process (single-threaded calls; the KV cache reuses a shared prompt prefix)."
     def __init__(self, spec: ModelSpec, settings: Settings, n_threads: int | None = None):
-        try: from llama_cpp import Llama
+        try: Llama = fast_grammar_llama()
         except ImportError:
             raise LLMUnavailable("llama-cpp-python is not installed: `make install` builds it "
                                  "(scripts/build_llama.sh)") from None
