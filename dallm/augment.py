@@ -33,8 +33,8 @@ __all__ = ['LEAK_TERMS', 'LABEL_TERMS', 'PROPOSE_SYSTEM', 'PAPER_KEYWORD_PROMPT'
            'paper_keywords', 'module_literals', 'read_authors_inputs', 'load_expert_features', 'mode_features',
            'feature_counts', 'Group', 'make_groups', 'clean_value_messages', 'values_schema', 'parse_clean_values',
            'paper_boolean_prompt', 'paper_numeric_prompt', 'parse_paper_booleans', 'parse_paper_numbers', 'ask_group',
-           'run_values', 'augment_mode', 'feature_tables', 'write_feature_tables', 'missingness', 'leakage_audit',
-           'block_permutations', 'oos_leakage_audit', 'plot_values', 'data_card', 'card_markdown']
+           'run_values', 'feature_tables', 'write_feature_tables', 'missingness', 'leakage_audit', 'block_permutations',
+           'oos_leakage_audit', 'plot_values', 'data_card', 'card_markdown']
 
 # %% ../nbs/03_augment.ipynb #b3c66789
 class ExpertQuestion(BaseModel):
@@ -605,18 +605,6 @@ def run_values(llm: LLM, rows: pd.DataFrame, groups: list[Group], mode: str, see
     cols = ["reading_id", "group", "feature", "value", "value_authors", "reason", "missing", "chunk_ids"]
     return pd.DataFrame([r for (g, row), rs in zip(jobs, recs) for r in (_failed_group(row, g, rs.reason) if failed(rs) else rs)],
                         columns=cols)
-
-# %% ../nbs/03_augment.ipynb #66a9e179
-def augment_mode(llm: LLM, rows: pd.DataFrame, features: list[FeatureSpec], ack: Ack, mode: str, seed: int = 0,
-                 concurrency: int | None = None, # calls in flight for remote endpoints (default: `LLM.parallelism`)
-                 max_chars: int = 0, # cut each ACK answer to this many characters in prompts (0: whole answers)
-                 without_findings: bool = False, # clean mode: also variant 'nofindings' (the ACK, the report's FINDINGS and IMPRESSION left out)
-                ) -> pd.DataFrame:
-    "Long values of one mode, with the ACK (variant 'ack'), without it (variant 'ablation') and, if asked, without the finding text."
-    runs = [("ack", ack, True), ("ablation", None, True)] + ([("nofindings", ack, False)] if without_findings and mode == "clean" else [])
-    out = [run_values(llm, rows, make_groups(features, a, max_chars), mode, seed, f"values {mode}/{v}", concurrency, findings=fi)
-           .assign(mode=mode, variant=v) for v, a, fi in runs]
-    return pd.concat(out, ignore_index=True)
 
 # %% ../nbs/03_augment.ipynb #fd199fbd
 def feature_tables(long: pd.DataFrame, features: list[FeatureSpec], mode: str) -> dict[str, pd.DataFrame]:

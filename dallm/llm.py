@@ -94,6 +94,7 @@ class LLM:
         return {**DEFAULT_DECODING, **decoding}
 
     def __repr__(self): return f"LLM({self.spec.name!r}, backend={self.spec.backend!r}, model={self.spec.model!r})"
+    def __deepcopy__(self, memo): return self  # one loaded model and one cache per process: scikit-learn's `clone` shares it
 
 # %% ../nbs/lib/llm.ipynb #b56a354a
 @patch

@@ -28,6 +28,8 @@ ARTEFACTS: dict[str, tuple[str, str]] = {  # name -> (path under data/<profile>/
     "cleaning_log": ("cleaning_log.csv", "00_ingest"),  # what cleaning changed (absent for a tidy parquet source)
     "documents": ("corpus/documents.jsonl", "00_ingest"),
     "chunks": ("corpus/chunks.jsonl", "00_ingest"),
+    "ack": ("ack/ack.json", "03_augment"),  # the augmented clinical knowledge (`dallm.augmenter.Augmenter(ack=...)` reads it)
+    "augment_values": ("augment", "03_augment"),  # values_<mode>.parquet (long, with reasons) and features_<mode>.json
     "augmented": ("augmented", "03_augment"),
 }
 

@@ -249,9 +249,10 @@ def _stand_in_ack(lesions, queries, questions, fill: float):
 
 def plan_augment(p: dict, df: pd.DataFrame, chunks, settings: Settings, cache, fill: float = 0.6) -> list[PlanLLM]:
     "03's calls: the ACK (estimated), feature proposals and paper keywords (built), every reading's values (built)."
-    from dallm.augment import (augment_mode, load_expert_features, load_questions, mode_features, paper_keywords,
+    from dallm.augmenter import augment_mode
+    from dallm.augment import (load_expert_features, load_questions, mode_features, paper_keywords,
                                propose_features, read_ack, FeatureSpec)
-    from dallm.pipeline import Chapter, sample_readings
+    from dallm.pipeline import ARTEFACTS, Chapter, sample_readings
     from dallm.stores import RAG_SYSTEM
     models = _models(list(dict.fromkeys([p.get("llm", "") or "default", p.get("knowledge_llm", "") or p.get("llm", "") or "default"])),
                      settings, cache, fill)
@@ -259,7 +260,7 @@ def plan_augment(p: dict, df: pd.DataFrame, chunks, settings: Settings, cache, f
     lesions, modes = p.get("lesions", ["atelectasis"]), p.get("modes", ["clean", "paper"])
     queries, qs = load_questions(p.get("questions") or None)
     data = Chapter("03_augment", settings).data
-    ack_file = data / "ack" / "ack.json"
+    ack_file = data / ARTEFACTS["ack"][0]
     ack = read_ack(ack_file) if ack_file.exists() else None
     if ack is not None and not {a.lesion for a in ack.answers} >= set(lesions): ack = None
     chunk_t = np.mean([know_m.tokens(c.text) for c in chunks[:200]]) if chunks else 400
@@ -271,7 +272,7 @@ def plan_augment(p: dict, df: pd.DataFrame, chunks, settings: Settings, cache, f
     expert = load_expert_features(p.get("expert_features") or None)
     features, stand_in = {}, False
     for m in modes:
-        f_file = data / "augment" / f"features_{m}.json"
+        f_file = data / ARTEFACTS["augment_values"][0] / f"features_{m}.json"
         if f_file.exists():
             fs = [FeatureSpec(**d) for d in json.loads(f_file.read_text(encoding="utf-8"))]
             if {l for f in fs for l in f.lesions} >= set(lesions):

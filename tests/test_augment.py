@@ -171,7 +171,7 @@ def test_build_ack_on_the_real_store(synth799, tmp_path):
 
 
 def test_without_findings_the_finding_text_never_reaches_the_model(ack, features, rows, tmp_path_factory):
-    from dallm.augment import augment_mode
+    from dallm.augmenter import augment_mode
     from dallm.cohort import report_sections
     g = make_groups(features, ack)[0]
     for _, row in rows.iterrows():
@@ -234,7 +234,8 @@ def test_out_of_sample_audit_catches_a_planted_leak_and_not_noise():
 def test_paper_mode_replays_the_authors_inputs_from_a_copy_of_their_repository(rows, tmp_path):
     """The fixture is written here in the format of the authors' Phase III script (our text); the file is read with ast."""
     from pathlib import Path
-    from dallm.augment import augment_mode, read_authors_inputs
+    from dallm.augment import read_authors_inputs
+    from dallm.augmenter import augment_mode
     root = Path(__file__).parent / "fixtures" / "authors_repo"
     ack, kw = read_authors_inputs(root, lesions=["atelectasis", "consolidation"])
     fs = mode_features(kw, [], "paper")

@@ -4,7 +4,8 @@ and the ledger must agree with the plan."""
 import pandas as pd
 import pytest
 
-from dallm.augment import Ack, AckAnswer, FeatureSpec, augment_mode, load_expert_features
+from dallm.augment import Ack, AckAnswer, FeatureSpec, load_expert_features
+from dallm.augmenter import augment_mode
 from dallm.config import get_settings
 from dallm.experiment1 import observed_ranges, values_clean, values_paper
 from dallm.llm import LLM, LLMCache, ModelSpec, get_llm, resolve_spec
