@@ -5,6 +5,7 @@
 # %% ../nbs/lib/authors.ipynb #628e8e5d
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any, Iterable
 
@@ -15,11 +16,11 @@ from langchain_core.retrievers import BaseRetriever
 from .config import InputError, Settings
 from .llm import LLM
 from .stores import (Answer, DallmChatModel, Neo4jGraphStore, Neo4jVectorStore, Store, _chunk_dict, _conn,
-                          _read_only_graph_class)
+                          _read_only_graph_class, register_store)
 
 # %% auto #0
-__all__ = ['PAPER_CYPHER_FAILURE', 'StoreRetriever', 'PaperStuffQA', 'merge_graphs', 'PaperGraphQA', 'PaperCypherQA',
-           'paper_store']
+__all__ = ['PAPER_CYPHER_FAILURE', 'PAPER_KINDS', 'StoreRetriever', 'PaperStuffQA', 'merge_graphs', 'PaperGraphQA',
+           'PaperCypherQA', 'paper_store']
 
 # %% ../nbs/lib/authors.ipynb #694c0fd6
 class StoreRetriever(BaseRetriever):
@@ -144,4 +145,9 @@ def paper_store(kind: str, namespace: str, llm: LLM | None, embeddings, settings
     if kind == "paper_vector": return PaperStuffQA(embeddings, namespace, settings)
     if kind == "paper_cypher": return PaperCypherQA(llm, namespace, settings, embeddings)
     if kind == "paper_networkx": return PaperGraphQA(llm, namespace)
-    raise InputError(f"unknown paper store {kind!r}; use one of paper_vector, paper_networkx, paper_cypher")
+    raise InputError(f"unknown paper store {kind!r}; use one of {', '.join(PAPER_KINDS)}")
+
+PAPER_KINDS = ("paper_vector", "paper_networkx", "paper_cypher")
+for _kind, _reads, _bound in zip(PAPER_KINDS, ("neo4j_vector", None, "neo4j_graph"), (False, True, True)):
+    register_store(_kind, functools.partial(lambda kind, ns, llm, emb, hybrid, settings: paper_store(kind, ns, llm, emb, settings), _kind),
+                   reads_from=_reads, model_bound=_bound)

@@ -47,6 +47,7 @@ def cohort_synth(n: int = 799, # number of readings (rows)
     p = write_raw(coh, out, progress=n > 5000)
     print(f"wrote {len(coh.tidy)} synthetic readings ({coh.tidy.dicom_id.nunique()} images) to {p} "
           f"in {time.perf_counter() - t0:.1f}s; tidy table: {p / 'cohort.parquet'}")
+    print(f"the chapters read it with: DALLM_MIMIC_ROOT={p} dallm reproduce (or 00_ingest's `source` parameter)")
     return p
 
 # %% ../nbs/lib/cli.ipynb #d0a0a50f
@@ -70,6 +71,8 @@ def cohort_load(root: str = None, # raw folder with your MIMIC/REFLACX copies, a
     res.cleaning.to_csv(out.with_name(out.stem + "_cleaning_log.csv"), index=False)
     res.dropped.to_csv(out.with_name(out.stem + "_dropped.csv"), index=False)
     print(f"{len(res.cohort)} readings -> {out}; {len(res.cleaning)} cleaning changes; {len(res.dropped)} readings dropped")
+    print(f"the chapters read it with: DALLM_MIMIC_ROOT={out if out.suffix == '.parquet' else root} dallm reproduce "
+          "(or 00_ingest's `source` parameter)")
     return out
 
 # %% ../nbs/lib/cli.ipynb #fa0c6109

@@ -34,11 +34,11 @@ from .stats import bootstrap_ci, bootstrap_diff, corrected_ttest, delong_test, h
 
 # %% auto #0
 __all__ = ['LESION_KEYS', 'KEYWORD_TERMS', 'TRAIN_AUGMENT', 'PAPER_PARAMS', 'MODEL_NAMES', 'LEARNERS', 'REFERENCE_PREDICTORS',
-           'PAPER_TABLE4', 'RATING_COLUMNS', 'augmented_coverage', 'load_augmented', 'original_features',
-           'keyword_features', 'check_features', 'Learner', 'noisy_copies', 'MultiLabelModel', 'paper_rows',
-           'paper_splits', 'clean_splits', 'multilabel_metrics', 'paper_metrics', 'CVResult', 'cross_validate',
-           'run_grid', 'reference_cv', 'predictions_frame', 'n_relevant', 'score', 'table4', 'tabnet_note',
-           'per_lesion_table', 'parse_contrasts', 'contrast_table', 'summary_text', 'lesion_importance',
+           'PAPER_TABLE4', 'RATING_COLUMNS', 'augmented_coverage', 'load_augmented', 'augmentation_gap',
+           'original_features', 'keyword_features', 'check_features', 'Learner', 'noisy_copies', 'MultiLabelModel',
+           'paper_rows', 'paper_splits', 'clean_splits', 'multilabel_metrics', 'paper_metrics', 'CVResult',
+           'cross_validate', 'run_grid', 'reference_cv', 'predictions_frame', 'n_relevant', 'score', 'table4',
+           'tabnet_note', 'per_lesion_table', 'parse_contrasts', 'contrast_table', 'summary_text', 'lesion_importance',
            'n_relevant_table', 'plot_top_features', 'example_ratings', 'read_ratings', 'relevance_groups',
            'ratings_correlation', 'plot_relevance_panels']
 
@@ -74,6 +74,17 @@ def load_augmented(folder: Path | str, df: pd.DataFrame, seed: int = 0, only: li
         A = check_features(A, df, str(f))
         out[f.stem] = pd.concat([base, A.drop(columns=[c for c in A.columns if c in base.columns])], axis=1)
     return out
+
+def augmentation_gap(coverage: pd.DataFrame, # `augmented_coverage`'s table
+                     folder: Path | str, # where the augmented tables were looked for
+                     profile: str, # the run's profile (for the command that fills the gap)
+                    ) -> str:
+    "'' when an augmented table is evaluated; otherwise the sentence the first cell prints and every table note carries."
+    if coverage["used"].any(): return ""
+    why = (f"no augmented feature table in {folder}" if coverage.empty else "no augmented table covers enough readings ("
+           + "; ".join(f"{t}: {w}" for t, w in zip(coverage["table"], coverage["why not"])) + ")")
+    return (f"NO AUGMENTED FEATURE SET EVALUATED: {why}. This run compares Original, the baselines, the keywords and the "
+            f"reference predictors only. Run 03_augment first (`dallm reproduce --profile {profile} --only 03_augment`).")
 
 # %% ../nbs/04_evaluate.ipynb #8b6a6c0b
 LESION_KEYS = list(LESIONS)

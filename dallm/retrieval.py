@@ -11,6 +11,7 @@ from tqdm.auto import tqdm
 from .config import InputError, Settings
 from .knowledge import (LESION_QUERIES, RETRIEVAL_QUESTIONS, Chunk, Document, about_lesion, config_documents, corpus_terms,
                              fact_variants, gold_facts, normalise_spelling)
+from .authors import PAPER_KINDS  # importing it registers the authors' chains (paper_* store kinds)
 from .llm import LLM
 from .stores import MODEL_BOUND, READS_FROM, Answer, answer_many, build_store, make_store, namespace_for
 
@@ -80,7 +81,7 @@ def _plan(lesions, configs, stores, llms, scope, paper_configs=()) -> list[tuple
         cs = configs if i == 0 or not scope.get("configs") else [c for c in configs if c in scope["configs"]]
         ss = stores if i == 0 or not scope.get("stores") else [s for s in stores if s in scope["stores"]]
         out += [(m, l, c, s) for l in lesions for c in cs for s in ss
-                if not (paper_configs and s.startswith("paper_") and c not in paper_configs)]
+                if not (paper_configs and s in PAPER_KINDS and c not in paper_configs)]
     return out
 
 # %% ../nbs/02_retrieval_compare.ipynb #585585e5
@@ -110,7 +111,7 @@ def run_experiment2(docs: list[Document], # the corpus (from 00_ingest)
         if (s, ns) not in built:
             try:
                 st, secs = build_store(s, cc, llms[m], embeddings, ns, hybrid, settings)
-                built[s, ns] = (st, secs, st.note() if hasattr(st, "note") else "")  # e.g. the triples the authors' merge kept
+                built[s, ns] = (st, secs, st.note())  # e.g. the triples the authors' merge kept
             except InputError as e: built[s, ns] = (None, np.nan, str(e))  # e.g. Neo4j unreachable: the others go on
             log.append({"llm": m, "store": s, "config": c, "namespace": ns, "documents": len(cd), "chunks": len(cc),
                         "ingest_s": built[s, ns][1], "status": "ok" if built[s, ns][0] else "not run", "reason": built[s, ns][2]})

@@ -29,7 +29,8 @@ from .graph import (Triple, check_cypher, extract_triples, namespace_schema, rel
 # %% auto #0
 __all__ = ['RAG_SYSTEM', 'CYPHER_PROMPT', 'RETRY_NOTE', 'STORE_KINDS', 'READS_FROM', 'MODEL_BOUND', 'Answer', 'Store',
            'rag_answer', 'answer_many', 'VectorAnswering', 'VectorStore', 'GraphAnswering', 'extract_all', 'GraphStore',
-           'DallmChatModel', 'Neo4jVectorStore', 'Neo4jGraphStore', 'make_store', 'namespace_for', 'build_store']
+           'DallmChatModel', 'Neo4jVectorStore', 'Neo4jGraphStore', 'register_store', 'make_store', 'namespace_for',
+           'build_store']
 
 # %% ../nbs/lib/stores.ipynb #3cd1ea8f
 @dataclass
@@ -51,6 +52,7 @@ class Store:
     def ingest(self, chunks: Iterable) -> dict: raise NotImplementedError
     def answer(self, question: str, llm: LLM | None = None, k: int = 4) -> Answer: raise NotImplementedError
     def clear(self) -> None: raise NotImplementedError
+    def note(self) -> str: return ""  # what the store's data lost or changed on ingest, said beside its answers ('' when nothing)
 
 RAG_SYSTEM = ("You answer questions about chest radiology using only the context given. If the context does not "
               "contain the answer, say \"I don't know\". Answer in at most three sentences.")
@@ -433,17 +435,19 @@ STORE_KINDS = {  # kind -> builder(namespace, llm, embeddings, hybrid, settings)
     "neo4j_vector": lambda ns, llm, emb, hybrid, settings: Neo4jVectorStore(emb, ns, hybrid, settings),
     "neo4j_graph": lambda ns, llm, emb, hybrid, settings: Neo4jGraphStore(llm, ns, settings, emb),
     "neo4j_cypher": lambda ns, llm, emb, hybrid, settings: Neo4jGraphStore(llm, ns, settings, emb, mode="cypher"),
-    # the authors' chains (Experiment 2's paper mode, `dallm.authors`)
-    "paper_vector": lambda ns, llm, emb, hybrid, settings: _paper("paper_vector", ns, llm, emb, settings),
-    "paper_networkx": lambda ns, llm, emb, hybrid, settings: _paper("paper_networkx", ns, llm, emb, settings),
-    "paper_cypher": lambda ns, llm, emb, hybrid, settings: _paper("paper_cypher", ns, llm, emb, settings),
 }
-READS_FROM = {"neo4j_cypher": "neo4j_graph", "paper_cypher": "neo4j_graph", "paper_vector": "neo4j_vector"}  # kind -> whose data it reads
-MODEL_BOUND = {"networkx", "neo4j_graph", "neo4j_cypher", "paper_networkx", "paper_cypher"}  # hold one model's extraction
+READS_FROM = {"neo4j_cypher": "neo4j_graph"}  # kind -> whose data it reads
+MODEL_BOUND = {"networkx", "neo4j_graph", "neo4j_cypher"}  # hold one model's extraction
 
-def _paper(kind, ns, llm, emb, settings):
-    from dallm.authors import paper_store  # imported when used (it needs langchain-classic / -community)
-    return paper_store(kind, ns, llm, emb, settings)
+def register_store(kind: str, # the name profiles and `make_store` use
+                   builder, # (namespace, llm, embeddings, hybrid, settings) -> an empty `Store`
+                   reads_from: str | None = None, # the kind whose data it reads (shares its namespace)
+                   model_bound: bool = False, # it holds one model's extraction (a namespace per model)
+                  ) -> None:
+    "Add a store kind: another module's stores register themselves (the authors' chains: `dallm.authors`)."
+    STORE_KINDS[kind] = builder
+    if reads_from: READS_FROM[kind] = reads_from
+    if model_bound: MODEL_BOUND.add(kind)
 
 def make_store(kind: str, # one of `STORE_KINDS`
                namespace: str, # the store's namespace
@@ -453,7 +457,9 @@ def make_store(kind: str, # one of `STORE_KINDS`
                settings: Settings | None = None, # Neo4j connection
               ) -> Store:
     "An empty store of the given kind."
-    if kind not in STORE_KINDS: raise InputError(f"unknown store {kind!r}; use one of {list(STORE_KINDS)}")
+    if kind not in STORE_KINDS:
+        raise InputError(f"unknown store {kind!r}; use one of {list(STORE_KINDS)}" + (
+            " (the authors' chains paper_* register when dallm.authors is imported)" if kind.startswith("paper_") else ""))
     return STORE_KINDS[kind](namespace, llm, embeddings, hybrid, settings)
 
 # %% ../nbs/lib/stores.ipynb #86d11aa5
