@@ -571,9 +571,10 @@ def parse_paper_numbers(text: str, features: list[FeatureSpec]) -> list[dict]:
 # %% ../nbs/03_augment.ipynb #e243f3f9
 def ask_group(llm: LLM, row: pd.Series, group: Group, mode: str, seed: int = 0, reason_chars: int = 40,
               findings: bool = True, # clean mode: False leaves the report's FINDINGS and IMPRESSION out
+              part: str = "all", # paper mode: "boolean" or "numeric" asks only that call of the two
              ) -> list[dict]:
     "The long records (one per feature) of one reading and group."
-    fs = group.features
+    fs = _part(group.features, part)
     if mode == "clean":
         ans = llm.chat(clean_value_messages(row, group, findings), schema=values_schema(fs, reason_chars), temperature=0.0, seed=seed,
                        max_tokens=24 + (reason_chars // 3 + 30) * len(fs))
@@ -590,21 +591,33 @@ def ask_group(llm: LLM, row: pd.Series, group: Group, mode: str, seed: int = 0, 
     cid = {f.key: " ".join(f.chunk_ids) for f in fs}
     return [{"reading_id": row["reading_id"], "group": group.name, **r, "chunk_ids": cid[r["feature"]]} for r in recs]
 
-def _failed_group(row: pd.Series, group: Group, reason: str) -> list[dict]:
-    "Missing values, with the reason, for every feature of a group whose call failed after its retries."
+def _part(features: list[FeatureSpec], part: str) -> list[FeatureSpec]:
+    "The features one paper-mode call asks about ('all': both calls')."
+    return [f for f in features if part == "all" or (f.type == "numeric") == (part == "numeric")]
+
+def _failed_group(row: pd.Series, group: Group, reason: str, part: str = "all") -> list[dict]:
+    "Missing values, with the reason, for every feature of a group (or of its paper-mode part) whose call failed after its retries."
     return [{"reading_id": row["reading_id"], "group": group.name, "feature": f.key, "value": np.nan, "value_authors": np.nan,
-             "reason": "", "missing": f"call failed: {reason}", "chunk_ids": " ".join(f.chunk_ids)} for f in group.features]
+             "reason": "", "missing": f"call failed: {reason}", "chunk_ids": " ".join(f.chunk_ids)} for f in _part(group.features, part)]
 
 def run_values(llm: LLM, rows: pd.DataFrame, groups: list[Group], mode: str, seed: int = 0, desc: str = "values",
                concurrency: int | None = None, # calls in flight for remote endpoints (default: `LLM.parallelism`)
                findings: bool = True, # clean mode: False leaves the report's FINDINGS and IMPRESSION out
               ) -> pd.DataFrame:
     "Long table of every reading's values for every group's features (reading_id, group, feature, value, value_authors, reason, missing, chunk_ids)."
-    jobs = [(g, r) for g in groups for _, r in rows.iterrows()]  # group-major: one shared prompt prefix per group
-    recs = llm.map(lambda job: ask_group(llm, job[1], job[0], mode, seed, findings=findings), jobs, concurrency=concurrency, desc=desc)
+    # group-major, and in paper mode every boolean call of a group before its numeric ones: consecutive prompts then
+    # share the group's prefix (the ACK first), which llama.cpp reads once; the numeric prompt puts the prior first
+    parts = ["boolean", "numeric"] if mode == "paper" else ["all"]
+    jobs = [(gi, ri, part) for gi in range(len(groups)) for part in parts for ri in range(len(rows))
+            if _part(groups[gi].features, part)]
+    rs_ = [r for _, r in rows.iterrows()]
+    recs = llm.map(lambda j: ask_group(llm, rs_[j[1]], groups[j[0]], mode, seed, findings=findings, part=j[2]), jobs,
+                   concurrency=concurrency, desc=desc)
+    out = {}
+    for (gi, ri, part), got in zip(jobs, recs):  # back in (group, reading) order, booleans before numbers as before
+        out.setdefault((gi, ri), []).extend(_failed_group(rs_[ri], groups[gi], got.reason, part) if failed(got) else got)
     cols = ["reading_id", "group", "feature", "value", "value_authors", "reason", "missing", "chunk_ids"]
-    return pd.DataFrame([r for (g, row), rs in zip(jobs, recs) for r in (_failed_group(row, g, rs.reason) if failed(rs) else rs)],
-                        columns=cols)
+    return pd.DataFrame([r for k in sorted(out) for r in out[k]], columns=cols)
 
 # %% ../nbs/03_augment.ipynb #fd199fbd
 def feature_tables(long: pd.DataFrame, features: list[FeatureSpec], mode: str) -> dict[str, pd.DataFrame]:

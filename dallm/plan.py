@@ -270,6 +270,7 @@ def plan_augment(p: dict, df: pd.DataFrame, chunks, settings: Settings, cache, f
     ack = ack or _stand_in_ack(lesions, queries, qs, fill)
     know_m.basis = values_m.basis = basis
     expert = load_expert_features(p.get("expert_features") or None)
+    expert = expert[:p["max_expert"]] if p.get("max_expert") else expert
     features, stand_in = {}, False
     for m in modes:
         f_file = data / ARTEFACTS["augment_values"][0] / f"features_{m}.json"
