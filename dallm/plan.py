@@ -276,8 +276,10 @@ def plan_augment(p: dict, df: pd.DataFrame, chunks, settings: Settings, cache, f
         f_file = data / ARTEFACTS["augment_values"][0] / f"features_{m}.json"
         if f_file.exists():
             fs = [FeatureSpec(**d) for d in json.loads(f_file.read_text(encoding="utf-8"))]
-            if {l for f in fs for l in f.lesions} >= set(lesions):
-                features[m] = fs; continue
+            if {l for f in fs for l in f.lesions} >= set(lesions):  # an earlier run's lists, cut to this profile's lesions and experts
+                keep = {e.key for e in expert}
+                features[m] = [f for f in fs if f.source != "expert" and set(f.lesions) & set(lesions)] + \
+                              [f for f in fs if f.source == "expert" and f.key in keep]; continue
         know_m.phase = "feature proposals" if m == "clean" else "paper keywords"
         gen = {l: (propose_features(know_m, ack, l, queries[l], p.get("max_features", 3)) if m == "clean" else
                    paper_keywords(know_m, ack, l, queries[l], p.get("max_features", 3))) for l in lesions}
