@@ -48,7 +48,7 @@ def main():
     queries, qs = load_questions()
     with tempfile.TemporaryDirectory() as d:
         llm = get_llm(cache=f"{d}/ack.sqlite")
-        ack = build_ack(docs, chunks, a.lesions, queries, qs, llm, MiniLMEmbeddings(), store="vector")
+        ack = build_ack(docs, chunks, a.lesions, queries, qs, llm=llm, embeddings=MiniLMEmbeddings(), store="vector")
         feats = [FeatureSpec(name=n, lesions=[l]) for l in a.lesions for n in FEATURES[l]] + load_expert_features()
         groups = make_groups(feats, ack, max_chars=300)
         cold = get_llm(cache=f"{d}/values.sqlite")

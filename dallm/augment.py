@@ -105,7 +105,7 @@ def ack_store(docs: list[Document], chunks: list[Chunk], lesion: str, config: st
             if kind_ == "vector": raise
 
 def build_ack(docs: list[Document], chunks: list[Chunk], lesions: list[str], queries: dict[str, str],
-              questions: list[ExpertQuestion], llm: LLM, embeddings, store: str = "neo4j_vector",
+              questions: list[ExpertQuestion], *, llm: LLM, embeddings, store: str = "neo4j_vector",
               config: str = "c_top1_wikipedia", k: int = 4, profile: str = "smoke", settings: Settings | None = None) -> Ack:
     "Every expert question answered for every lesion through the chosen store and sources."
     bad = sorted(set(lesions) - set(queries))

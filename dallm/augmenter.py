@@ -132,8 +132,8 @@ def _fit(self: Augmenter, X, y=None):
         if not docs or not all(isinstance(d, Document) for d in docs):
             raise InputError("Augmenter(knowledge=...): give a source name or a non-empty list of dallm.knowledge.Document")
         config = self.config or ("c_top1_wikipedia" if named else "e_both")
-        self.ack_ = build_ack(docs, chunk_documents(docs), lesions, queries, qs, self._model("knowledge"), _embeddings(),
-                              self.store, config, self.k, "augmenter", get_settings())
+        self.ack_ = build_ack(docs, chunk_documents(docs), lesions, queries, qs, llm=self._model("knowledge"), embeddings=_embeddings(),
+                              store=self.store, config=config, k=self.k, profile="augmenter", settings=get_settings())
     if self.features is not None: self.features_ = _read_features(self.features)
     else:
         km = self._model("knowledge")

@@ -388,7 +388,7 @@ def _fit_split(Xa, Y, groups, split, model, params, seed, tabnet_max_epochs, pro
     return (pd.DataFrame(P, columns=LESION_KEYS).assign(repeat=r, fold=k, pos=te), m.importances(),
             [f"repeat {r} fold {k}: {e}" for e in m.events], getattr(m, "epochs", None), getattr(m, "steps", None))
 
-def cross_validate(X: pd.DataFrame, Y: np.ndarray, groups: np.ndarray, splits: list, model: str, feature_set: str,
+def cross_validate(X: pd.DataFrame, Y: np.ndarray, groups: np.ndarray, splits: list, model: str, *, feature_set: str,
                    protocol: str, params: str = "paper", seed: int = 0, tabnet_max_epochs: int = 1000,
                    n_jobs: int = 2, # parallel fits (processes); each fit then uses one thread
                    augment: str = "", # training-row augmentation (`TRAIN_AUGMENT`)
@@ -407,7 +407,7 @@ def cross_validate(X: pd.DataFrame, Y: np.ndarray, groups: np.ndarray, splits: l
 
 # %% ../nbs/04_evaluate.ipynb #f18ee971
 def run_grid(fsets: dict[str, pd.DataFrame], df: pd.DataFrame, models: list[str], protocols: list[str],
-             params: str = "paper", repeats: int = 10, folds: int = 5, seed: int = 0,
+             params: str = "paper", *, repeats: int = 10, folds: int = 5, seed: int = 0,
              tabnet_max_epochs: int = 1000, clean_repeats: int | None = None, n_jobs: int = 2,
              tabnet_authors: bool = True, # paper protocol: TabNet as the authors called it
              paper_params: str | None = None, # hyper-parameters of the paper protocol (None: `params`)
@@ -426,8 +426,8 @@ def run_grid(fsets: dict[str, pd.DataFrame], df: pd.DataFrame, models: list[str]
     for p, s, m in tqdm(jobs, desc="evaluate", unit="fit-set"):
         X = fsets[s].loc[ids]
         hp = (paper_params or params) if p == "paper" else params
-        out.append(cross_validate(X, Y, groups, splits[p], m, s, p, hp, seed, tabnet_max_epochs, n_jobs,
-                                  TRAIN_AUGMENT.get(s, ""), tabnet_authors and p == "paper"))
+        out.append(cross_validate(X, Y, groups, splits[p], m, feature_set=s, protocol=p, params=hp, seed=seed, tabnet_max_epochs=tabnet_max_epochs, n_jobs=n_jobs,
+                                  augment=TRAIN_AUGMENT.get(s, ""), tabnet_authors=tabnet_authors and p == "paper"))
     return out
 
 # %% ../nbs/04_evaluate.ipynb #67cb5a61
@@ -673,7 +673,7 @@ class _OneLesion:
 def _auroc_scorer(est, Z, y): return roc_auc_score(y, est.predict_proba(Z)[:, 1])
 
 # %% ../nbs/04_evaluate.ipynb #3d1e5359
-def lesion_importance(X: pd.DataFrame, Y: np.ndarray, tr: np.ndarray, te: np.ndarray, model: str, params: str = "paper",
+def lesion_importance(X: pd.DataFrame, Y: np.ndarray, tr: np.ndarray, te: np.ndarray, model: str, *, params: str = "paper",
                       seed: int = 0, tabnet_max_epochs: int = 1000, shap_rows: int = 100,
                       groups: np.ndarray | None = None, # patients: TabNet then stops early on training patients (clean protocol)
                      ) -> pd.DataFrame:

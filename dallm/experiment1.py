@@ -261,7 +261,7 @@ def plot_values(values: pd.DataFrame, df: pd.DataFrame, path: Path | str | None 
 
 # %% ../nbs/01_experiment1_mse.ipynb #dfb8e485
 def run_models(names: list[str], rows: pd.DataFrame, ranges: dict, modes: list[str] = ("clean",),
-               templates: list[str] = ("report", "plain"), rounds: list[int] = (1, 5, 25, 50),
+               templates: list[str] = ("report", "plain"), *, rounds: list[int] = (1, 5, 25, 50),
                temperature: float = 0.1, seed: int = 0, settings=None,
                brief: dict[str, int] | None = None, # model name -> ask it about only this many of the readings (slow models)
                local_temperature: float = 1.0, # paper mode, local generative models

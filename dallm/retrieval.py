@@ -88,7 +88,7 @@ def _plan(lesions, configs, stores, llms, scope, paper_configs=()) -> list[tuple
 def run_experiment2(docs: list[Document], # the corpus (from 00_ingest)
                     chunks: list[Chunk], # its chunks (from 00_ingest)
                     lesions: list[str], configs: list[str], stores: list[str],
-                    llms: dict[str, LLM], # name -> model, in Table 3's order
+                    *, llms: dict[str, LLM], # name -> model, in Table 3's order
                     embeddings, profile: str = "smoke", k: int = 4, hybrid: bool = False, settings: Settings | None = None,
                     scope: dict | None = None, # the models after the first run only these configs / stores
                     rerank: bool = False, # top-1 by MiniLM re-ranking

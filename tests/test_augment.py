@@ -164,7 +164,7 @@ def test_build_ack_on_the_real_store(synth799, tmp_path):
     chunks = chunk_documents(docs, 256, 32)
     queries, qs = load_questions()
     llm = get_llm(cache=tmp_path / "c.sqlite")
-    a = build_ack(docs, chunks, ["atelectasis"], queries, qs[:2], llm, MiniLMEmbeddings(), store="vector")
+    a = build_ack(docs, chunks, ["atelectasis"], queries, qs[:2], llm=llm, embeddings=MiniLMEmbeddings(), store="vector")
     assert [x.question_id for x in a.answers] == ["symptoms", "causes"] and a.stores == {"atelectasis": "vector"}
     ids = {c.id for c in chunks}
     assert all(x.answer and x.chunk_ids and set(x.chunk_ids) <= ids for x in a.answers)
