@@ -591,6 +591,7 @@ def ask_group(llm: LLM, row: pd.Series, group: Group, mode: str, seed: int = 0, 
     cid = {f.key: " ".join(f.chunk_ids) for f in fs}
     return [{"reading_id": row["reading_id"], "group": group.name, **r, "chunk_ids": cid[r["feature"]]} for r in recs]
 
+# %% ../nbs/03_augment.ipynb #8fbfee0a
 def _part(features: list[FeatureSpec], part: str) -> list[FeatureSpec]:
     "The features one paper-mode call asks about ('all': both calls')."
     return [f for f in features if part == "all" or (f.type == "numeric") == (part == "numeric")]

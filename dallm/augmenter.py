@@ -14,6 +14,8 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from fastcore.basics import patch
+
 from .augment import (Ack, FeatureSpec, build_ack, load_expert_features, load_questions, make_groups, mode_features,
                            paper_keywords, propose_features, read_ack, run_values)
 from .cohort import LABEL_COLS
@@ -78,25 +80,28 @@ class Augmenter(TransformerMixin, BaseEstimator):
         self.report_col, self.age_col, self.sex_col, self.id_col = report_col, age_col, sex_col, id_col
         self.concurrency, self.seed, self.near_label = concurrency, seed, near_label
 
-    def _model(self, which: str) -> LLM:
-        m = self.llm if which == "llm" or self.knowledge_llm is None else self.knowledge_llm
-        if m is not None and not isinstance(m, str): return m  # an `LLM` (or anything with its `chat` and `map`)
-        models = self.__dict__.setdefault("_models", {})  # looked up once per process, never pickled
-        if m not in models: models[m] = get_llm(m)
-        return models[m]
+# %% ../nbs/lib/augmenter.ipynb #a0000022
+@functools.lru_cache(maxsize=8)
+def _named_llm(name: str | None) -> LLM:
+    return get_llm(name)  # one loaded model per name and process: clones and refits in cross-validation share it
 
-    def __getstate__(self):
-        state = super().__getstate__(); state.pop("_models", None); return state
+@patch
+def _model(self: Augmenter, which: str) -> LLM:
+    "The values model (`which='llm'`) or the knowledge model; a name is looked up once per process, an object used as given."
+    m = self.llm if which == "llm" or self.knowledge_llm is None else self.knowledge_llm
+    return _named_llm(m) if m is None or isinstance(m, str) else m
 
-    def _check(self):
-        if self.mode not in ("clean", "paper"): raise InputError(f"Augmenter(mode={self.mode!r}): use 'clean' or 'paper'")
-        if self.variant not in ("ack", "ablation", "nofindings"):
-            raise InputError(f"Augmenter(variant={self.variant!r}): use 'ack', 'ablation' or 'nofindings'")
-        if self.variant == "nofindings" and self.mode != "clean":
-            raise InputError("Augmenter(variant='nofindings') is a clean-mode variant (paper mode keeps the authors' prompts)")
+@patch
+def _check(self: Augmenter):
+    if self.mode not in ("clean", "paper"): raise InputError(f"Augmenter(mode={self.mode!r}): use 'clean' or 'paper'")
+    if self.variant not in ("ack", "ablation", "nofindings"):
+        raise InputError(f"Augmenter(variant={self.variant!r}): use 'ack', 'ablation' or 'nofindings'")
+    if self.variant == "nofindings" and self.mode != "clean":
+        raise InputError("Augmenter(variant='nofindings') is a clean-mode variant (paper mode keeps the authors' prompts)")
 
-    def _rows(self, X) -> pd.DataFrame:
-        return patient_rows(X, self.report_col, self.age_col, self.sex_col, self.id_col, labels=self.mode == "paper")
+@patch
+def _rows(self: Augmenter, X) -> pd.DataFrame:
+    return patient_rows(X, self.report_col, self.age_col, self.sex_col, self.id_col, labels=self.mode == "paper")
 
 # %% ../nbs/lib/augmenter.ipynb #a0000011
 def _read_features(features) -> list[FeatureSpec]:
@@ -119,6 +124,7 @@ def _embeddings():
     from dallm.embed import MiniLMEmbeddings
     return MiniLMEmbeddings()  # loaded once per process, not once per fit (cross-validation refits)
 
+# %% ../nbs/lib/augmenter.ipynb #22f85d6f
 def _fit(self: Augmenter, X, y=None):
     "Build (or take) the ACK and the feature specifications; `y` is never read."
     self._check()

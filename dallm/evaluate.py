@@ -514,6 +514,7 @@ def _score_cell(r: CVResult, base: CVResult | None, Y, groups, n, n_boot, seed) 
     rec["p_f1_ttest"] = corrected_ttest([f1s[key] - f1b[key] for key in f1s], n - n_te, n_te)
     return rec
 
+# %% ../nbs/04_evaluate.ipynb #138b7a26
 def score(results: list[CVResult], df: pd.DataFrame, n_boot: int = 1000, seed: int = 0,
           n_jobs: int = 2, # cells scored in parallel processes (the bootstrap is the cost)
          ) -> pd.DataFrame:
@@ -611,6 +612,7 @@ def _contrast(a: CVResult, b: CVResult, Y, groups, n, n_boot, seed) -> dict:
     rec["p_ttest"] = corrected_ttest([fa[k] - fb[k] for k in keys], n - n_te, n_te) if keys else np.nan
     return rec
 
+# %% ../nbs/04_evaluate.ipynb #b2716f55
 def contrast_table(results: list[CVResult], df: pd.DataFrame, contrasts: list[str], n_boot: int = 1000, seed: int = 0,
                    n_jobs: int = 2, # contrasts computed in parallel processes
                   ) -> pd.DataFrame:
@@ -644,6 +646,7 @@ def contrast_table(results: list[CVResult], df: pd.DataFrame, contrasts: list[st
         t.loc[fam, f"{c}_holm"] = holm(t.loc[fam, c].to_numpy(float))
     return t
 
+# %% ../nbs/04_evaluate.ipynb #a7f0854f
 def summary_text(contrasts: pd.DataFrame, alpha: float = 0.05) -> str:
     "Plain-language summary of the declared contrasts: significant only on the Holm-adjusted bootstrap P-value."
     fam = contrasts[contrasts["in_family"]] if len(contrasts) else contrasts

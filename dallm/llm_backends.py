@@ -147,6 +147,7 @@ class GreedyGrammarSampler:
     def __del__(self):
         if getattr(self, "grammar", None): self.lc.llama_sampler_free(self.grammar); self.grammar = None
 
+# %% ../nbs/lib/llm_backends.ipynb #fb6eec2c
 @functools.lru_cache(maxsize=1)
 def fast_grammar_llama():
     "`llama_cpp.Llama` whose greedy grammar-constrained calls use `GreedyGrammarSampler` (`fast_grammar = False` turns it off)."
@@ -348,6 +349,7 @@ def chat(self: OpenAIBackend, messages: list[dict], schema: dict | None, d: dict
     out[0].retries = retries + malformed
     return out[:n]
 
+# %% ../nbs/lib/llm_backends.ipynb #a78931ce
 @patch
 def complete(self: OpenAIBackend, prompt: str, d: dict, schema: dict | None = None) -> Completion:
     return self.chat([{"role": "user", "content": prompt}], schema, d)[0]
