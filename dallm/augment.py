@@ -90,7 +90,7 @@ class Ack(BaseModel):
         return "\n".join(f"{labels[0]}{a.question}\n{labels[1]}{cut(a.answer)}" if questions else cut(a.answer) for a in self.for_lesion(lesion))
 
 # %% ../nbs/03_augment.ipynb #a304e1c0
-def ack_store(docs: list[Document], chunks: list[Chunk], lesion: str, config: str, kind: str, llm: LLM, embeddings,
+def ack_store(docs: list[Document], chunks: list[Chunk], lesion: str, config: str, kind: str, *, llm: LLM, embeddings,
               profile: str = "smoke", settings: Settings | None = None):
     "(store with the configuration's chunks for `lesion`, the kind actually used, the documents); in-process if Neo4j is down."
     cd = config_documents(docs, config, lesion, embeddings)
@@ -112,7 +112,7 @@ def build_ack(docs: list[Document], chunks: list[Chunk], lesions: list[str], que
     if bad: raise InputError(f"lesions {bad} have no query name in the expert questions file; known: {sorted(queries)}")
     answers, used = [], {}
     for l in tqdm(lesions, desc="ACK (lesions)"):
-        s, used[l], cd = ack_store(docs, chunks, l, config, store, llm, embeddings, profile, settings)
+        s, used[l], cd = ack_store(docs, chunks, l, config, store, llm=llm, embeddings=embeddings, profile=profile, settings=settings)
         texts = [q.template.format(lesion=queries[l]) for q in questions]
         for q, text, a in zip(questions, texts, answer_many(s, texts, llm, k, desc=f"ACK {l}")):
             answers.append(AckAnswer(lesion=l, question_id=q.id, question=text, answer=a.text, error=a.error,
@@ -270,7 +270,7 @@ def _spec_from_proposal(p: dict, lesion: str, answer: "AckAnswer") -> FeatureSpe
                        values=vals if typ == "categorical" else [], definition=str(p.get("definition", "")).strip(),
                        lesions=[lesion], questions=[answer.question_id], chunk_ids=answer.chunk_ids, leaks=leak_reason(name))
 
-def propose_features(llm: LLM, ack: Ack, lesion: str, query: str, max_features: int = 10, per_answer: int = 2,
+def propose_features(llm: LLM, ack: Ack, lesion: str, query: str, max_features: int = 10, *, per_answer: int = 2,
                      near_label: float = 0.75, # a name this close to a label term (MiniLM cosine) restates it (`flag_near_labels`)
                     ) -> list[FeatureSpec]:
     "Clean mode: features proposed answer by answer, merged; at most `max_features` that do not restate a label, then those that do (flagged)."
@@ -569,7 +569,7 @@ def parse_paper_numbers(text: str, features: list[FeatureSpec]) -> list[dict]:
     return out
 
 # %% ../nbs/03_augment.ipynb #e243f3f9
-def ask_group(llm: LLM, row: pd.Series, group: Group, mode: str, seed: int = 0, reason_chars: int = 40,
+def ask_group(llm: LLM, row: pd.Series, group: Group, mode: str, seed: int = 0, *, reason_chars: int = 40,
               findings: bool = True, # clean mode: False leaves the report's FINDINGS and IMPRESSION out
               part: str = "all", # paper mode: "boolean" or "numeric" asks only that call of the two
              ) -> list[dict]:
@@ -601,7 +601,7 @@ def _failed_group(row: pd.Series, group: Group, reason: str, part: str = "all") 
     return [{"reading_id": row["reading_id"], "group": group.name, "feature": f.key, "value": np.nan, "value_authors": np.nan,
              "reason": "", "missing": f"call failed: {reason}", "chunk_ids": " ".join(f.chunk_ids)} for f in _part(group.features, part)]
 
-def run_values(llm: LLM, rows: pd.DataFrame, groups: list[Group], mode: str, seed: int = 0, desc: str = "values",
+def run_values(llm: LLM, rows: pd.DataFrame, groups: list[Group], mode: str, seed: int = 0, *, desc: str = "values",
                concurrency: int | None = None, # calls in flight for remote endpoints (default: `LLM.parallelism`)
                findings: bool = True, # clean mode: False leaves the report's FINDINGS and IMPRESSION out
               ) -> pd.DataFrame:
@@ -734,7 +734,7 @@ def oos_leakage_audit(tables: dict[str, pd.DataFrame], # feature tables indexed 
                       folds: int = 5, # patient-grouped folds
                       n_perm: int = 200, # label permutations of the single-feature null
                       n_perm_multi: int = 20, # label permutations of the all-features null
-                      seed: int = 0,
+                      *, seed: int = 0,
                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Out of sample: per table and feature, the cross-validated single-feature AUROC of the label it predicts best (direction
     and imputation learned on the training folds) against a permutation null of that maximum (patients' label blocks permuted, `block_permutations`;
@@ -791,7 +791,7 @@ def plot_values(long: pd.DataFrame, features: dict[str, list[FeatureSpec]], path
 
 # %% ../nbs/03_augment.ipynb #3d2bc0bb
 def data_card(features: dict[str, list[FeatureSpec]], long: pd.DataFrame, tables: dict[str, pd.DataFrame], ack: Ack,
-              ledger: pd.DataFrame, settings: dict) -> dict:
+              ledger: pd.DataFrame, *, settings: dict) -> dict:
     "The data card of an augmentation run (JSON-serialisable)."
     miss = long.groupby(["mode", "variant", "feature"])["value"].apply(lambda v: round(float(v.isna().mean()), 3))
     return {"settings": settings, "model": ack.model, "ack": {"stores": ack.stores, "config": ack.config, "k": ack.k},

@@ -30,7 +30,7 @@ __all__ = ['patient_rows', 'Augmenter', 'augment_mode']
 def patient_rows(X: pd.DataFrame, # the input table
                  report_col: str = "report", age_col: str = "age", sex_col: str = "sex",
                  id_col: str | None = None, # a column naming the rows (default: the index)
-                 labels: bool = False, # paper mode: the `label_<lesion>` columns are needed too
+                 *, labels: bool = False, # paper mode: the `label_<lesion>` columns are needed too
                 ) -> pd.DataFrame:
     "The columns dallm's prompts read (reading_id, report, age, gender; the labels in paper mode), checked."
     if not isinstance(X, pd.DataFrame):
@@ -58,7 +58,7 @@ class Augmenter(TransformerMixin, BaseEstimator):
                  lesions: tuple = ("atelectasis", "pleural_abnormality"), # snake-case lesion keys (all five: `dallm.cohort.LESIONS`)
                  mode: str = "clean", # "clean" (no labels in any prompt) or "paper" (the authors' prompts, labels included)
                  variant: str = "ack", # "ack", "ablation" or "nofindings" (see above)
-                 max_features: int = 3, # new features proposed per lesion
+                 *, max_features: int = 3, # new features proposed per lesion
                  expert: bool | str = True, # the paper's 13 expert features, none (False) or your YAML file
                  questions: str | None = None, # YAML of expert questions (None: the paper's seven)
                  knowledge: str | list = "bundled", # "bundled", "wikipedia", "radiopaedia", "both" or your `Document`s
@@ -161,8 +161,8 @@ def _transform(self: Augmenter, X) -> pd.DataFrame:
     self._check()
     rows = self._rows(X)
     groups = make_groups(self.features_, None if self.variant == "ablation" else self.ack_, self.ack_chars)
-    long = run_values(self._model("llm"), rows, groups, self.mode, self.seed, f"values {self.mode}/{self.variant}",
-                      self.concurrency, findings=self.variant != "nofindings")
+    long = run_values(self._model("llm"), rows, groups, self.mode, self.seed, desc=f"values {self.mode}/{self.variant}",
+                      concurrency=self.concurrency, findings=self.variant != "nofindings")
     self.values_ = long.assign(mode=self.mode, variant=self.variant)
     col = "value_authors" if self.mode == "paper" else "value"  # paper mode: what the authors' parser read
     wide = long.pivot_table(index="reading_id", columns="feature", values=col, aggfunc="first", dropna=False)
@@ -178,7 +178,7 @@ def _names(self: Augmenter, input_features=None) -> np.ndarray:
 Augmenter.transform, Augmenter.get_feature_names_out = _transform, _names
 
 # %% ../nbs/lib/augmenter.ipynb #a0000018
-def augment_mode(llm: LLM, rows: pd.DataFrame, features: list[FeatureSpec], ack: Ack, mode: str, seed: int = 0,
+def augment_mode(llm: LLM, rows: pd.DataFrame, features: list[FeatureSpec], ack: Ack, mode: str, *, seed: int = 0,
                  concurrency: int | None = None, # calls in flight for remote endpoints (default: `LLM.parallelism`)
                  max_chars: int = 0, # cut each ACK answer to this many characters in prompts (0: whole answers)
                  without_findings: bool = False, # clean mode: also variant 'nofindings' (the ACK, the report's FINDINGS and IMPRESSION left out)

@@ -34,7 +34,7 @@ def run_bulk(fn: Callable[[Any], Any], items: Iterable, # `fn(item)` for every i
              concurrency: int = 1, # items in flight at once (1: one after the other, in this thread)
              desc: str | None = None, # progress bar label
              catch: tuple[type[BaseException], ...] = (LLMCallError,), # errors that fail one item, not the loop
-             unit: str = "call",
+             *, unit: str = "call",
              give_up: int | None = 10, # raise when this many items failed before any succeeded (e.g. an endpoint down)
             ) -> list:
     "`[fn(x) for x in items]` in input order, with a progress bar; an item raising one of `catch` gives `Failed(reason)`."

@@ -5,42 +5,36 @@
 # %% ../nbs/04_evaluate.ipynb #029d0244
 from __future__ import annotations
 
-import contextlib
-import io
 import re
 import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
-from fastcore.basics import patch
 import pandas as pd
 from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
 from scipy import stats
 from sklearn.feature_extraction.text import CountVectorizer
-from sklearn.impute import SimpleImputer
 from sklearn.metrics import (accuracy_score, average_precision_score, f1_score, precision_score, recall_score,
                              roc_auc_score)
-from sklearn.model_selection import GroupShuffleSplit
 from tqdm.auto import tqdm
 
 from .cohort import LABEL_COLS, LESIONS, VITALS, split_paper
 from .config import InputError
+from .models import MODEL_NAMES, MultiLabelModel
 from .stats import bootstrap_ci, bootstrap_diff, corrected_ttest, delong_test, holm, micro_metric
 
 # %% auto #0
-__all__ = ['LESION_KEYS', 'KEYWORD_TERMS', 'TRAIN_AUGMENT', 'PAPER_PARAMS', 'MODEL_NAMES', 'LEARNERS', 'REFERENCE_PREDICTORS',
-           'PAPER_TABLE4', 'RATING_COLUMNS', 'augmented_coverage', 'load_augmented', 'augmentation_gap',
-           'original_features', 'keyword_features', 'check_features', 'Learner', 'noisy_copies', 'MultiLabelModel',
-           'paper_rows', 'paper_splits', 'clean_splits', 'multilabel_metrics', 'paper_metrics', 'CVResult',
-           'cross_validate', 'run_grid', 'reference_cv', 'predictions_frame', 'n_relevant', 'score', 'table4',
-           'tabnet_note', 'per_lesion_table', 'parse_contrasts', 'contrast_table', 'summary_text', 'lesion_importance',
-           'n_relevant_table', 'plot_top_features', 'example_ratings', 'read_ratings', 'relevance_groups',
-           'ratings_correlation', 'plot_relevance_panels']
+__all__ = ['LESION_KEYS', 'KEYWORD_TERMS', 'TRAIN_AUGMENT', 'REFERENCE_PREDICTORS', 'PAPER_TABLE4', 'RATING_COLUMNS',
+           'augmented_coverage', 'load_augmented', 'augmentation_gap', 'original_features', 'keyword_features',
+           'check_features', 'paper_rows', 'paper_splits', 'clean_splits', 'multilabel_metrics', 'paper_metrics',
+           'CVResult', 'cross_validate', 'run_grid', 'reference_cv', 'predictions_frame', 'n_relevant', 'score',
+           'table4', 'tabnet_note', 'per_lesion_table', 'parse_contrasts', 'contrast_table', 'summary_text',
+           'Evaluation', 'evaluate_feature_sets', 'lesion_importance', 'n_relevant_table', 'plot_top_features',
+           'example_ratings', 'read_ratings', 'relevance_groups', 'ratings_correlation', 'plot_relevance_panels']
 
 # %% ../nbs/04_evaluate.ipynb #68ad95e7
 def _augmented_tables(folder: Path | str):
@@ -134,174 +128,6 @@ def check_features(X: pd.DataFrame, # candidate feature table (index or column r
 # %% ../nbs/04_evaluate.ipynb #43a3b7d8
 TRAIN_AUGMENT = {"original_smote": "smote", "original_noise": "noise", "original_per_lesion": "per_lesion"}  # feature set -> how its training rows are used
 
-# %% ../nbs/04_evaluate.ipynb #c237afd6
-PAPER_PARAMS = {
-    "decision_tree": {"max_depth": 10},
-    "random_forest": {"n_estimators": 100, "criterion": "gini"},
-    "xgboost": {"learning_rate": 0.01, "max_depth": 6, "n_estimators": 100, "objective": "binary:logistic"},
-    "tabnet": {"n_d": 8, "n_a": 8, "n_steps": 2, "lr": 0.02, "batch_size": 1024},
-}
-MODEL_NAMES = {"decision_tree": "DecisionTree", "random_forest": "RandomForest", "xgboost": "XGBoost", "tabnet": "TabNet",
-               "prevalence": "Prevalence", "logreg": "LogisticRegression"}  # the last two: reference predictors
-
-# %% ../nbs/04_evaluate.ipynb #00f4641c
-def _fit_tree(X, Y, hp, m, groups):
-    from sklearn.tree import DecisionTreeClassifier
-    return DecisionTreeClassifier(random_state=m.seed, **hp).fit(X, Y)
-
-def _fit_forest(X, Y, hp, m, groups):
-    from sklearn.ensemble import RandomForestClassifier
-    return RandomForestClassifier(random_state=m.seed, n_jobs=m.n_jobs, **hp).fit(X, Y)
-
-def _fit_xgboost(X, Y, hp, m, groups):
-    from xgboost import XGBClassifier
-    return [XGBClassifier(random_state=m.seed, n_jobs=m.n_jobs, importance_type="gain", **hp).fit(X, Y[:, j])
-            for j in range(Y.shape[1])]
-
-def _sk_proba(model, X):
-    pr = model.predict_proba(X)
-    return np.column_stack([p[:, 1] for p in (pr if isinstance(pr, list) else [pr])])
-
-# %% ../nbs/04_evaluate.ipynb #26688d7f
-def _early_stopping_split(X, Y, groups, m):
-    "(train, validation) positions for the clean protocol's early stopping, grouped by patient; None when it cannot be made."
-    if not (m.tabnet_valid and groups is not None and len(np.unique(groups)) > 5): return None
-    tr, va = next(GroupShuffleSplit(1, test_size=0.15, random_state=m.seed).split(X, Y, groups))
-    return (tr, va) if all(len(np.unique(Y[va, j])) == 2 for j in range(Y.shape[1])) else None
-
-def _fit_tabnet(X, Y, hp, m, groups, valid=None):
-    "TabNet multi-task. Clean: early stopping on training patients (or on `valid`, (X, Y)). Authors': library defaults, no eval set."
-    import torch
-    from pytorch_tabnet.multitask import TabNetMultiTaskClassifier
-    if m.tabnet_authors:  # as the authors called it: defaults (batch 1024, drop_last=True), no eval set
-        model, bs, drop = TabNetMultiTaskClassifier(seed=m.seed, verbose=0, device_name="cpu"), 1024, True
-        kw = dict(max_epochs=m.tabnet_max_epochs, patience=100)
-    else:
-        lr, bs = hp.pop("lr", 0.02), hp.pop("batch_size", 1024)
-        model, drop = TabNetMultiTaskClassifier(seed=m.seed, verbose=0, optimizer_params={"lr": lr}, device_name="cpu", **hp), False
-        kw = dict(max_epochs=m.tabnet_max_epochs, batch_size=bs, virtual_batch_size=min(128, bs), drop_last=False)
-        split = None if valid is not None else _early_stopping_split(X, Y, groups, m)
-        if split is not None: valid, (X, Y) = (X[split[1]], Y[split[1]]), (X[split[0]], Y[split[0]])
-        if valid is not None: kw.update(eval_set=[valid], eval_metric=["logloss"], patience=m.tabnet_patience)
-        if "eval_set" not in kw: kw["patience"] = 0  # no validation set: all epochs
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):  # TabNet prints even at verbose=0
-        warnings.simplefilter("ignore")
-        torch.set_num_threads(m.n_jobs)
-        model.fit(X.astype(np.float32), Y.astype(int), **kw)
-    try: m.epochs = len(model.history["loss"])
-    except Exception: m.epochs = None
-    per_epoch = len(X) // bs if drop else -(-len(X) // bs)   # batches per epoch: drop_last=True drops the partial batch
-    m.steps = (m.epochs or 0) * per_epoch
-    return model
-
-# %% ../nbs/04_evaluate.ipynb #aa23bae7
-@dataclass(frozen=True)
-class Learner:
-    "How one model type is fitted, asked for probabilities and asked for its built-in importances."
-    fit: Callable         # (X, Y of the active lesions, hyper-parameters, MultiLabelModel, groups) -> fitted model
-    proba: Callable       # (fitted, X) -> probabilities, one column per active lesion
-    importance: Callable  # fitted -> built-in importances per feature
-    multi_output: bool    # one model for all lesions (then a 1-D target when a single lesion is active)
-    early_stops: bool = False  # fit takes `valid=(X, Y)`: a validation set for early stopping (clean protocol)
-
-LEARNERS = {
-    "decision_tree": Learner(_fit_tree, _sk_proba, lambda f: f.feature_importances_, True),
-    "random_forest": Learner(_fit_forest, _sk_proba, lambda f: f.feature_importances_, True),
-    "xgboost": Learner(_fit_xgboost, lambda f, X: np.column_stack([m.predict_proba(X)[:, 1] for m in f]),
-                       lambda f: np.mean([m.feature_importances_ for m in f], axis=0), False),
-    "tabnet": Learner(_fit_tabnet, lambda f, X: np.column_stack([p[:, 1] for p in f.predict_proba(X.astype(np.float32))]),
-                      lambda f: f.feature_importances_, False, early_stops=True),
-}
-
-# %% ../nbs/04_evaluate.ipynb #a17c33df
-def noisy_copies(X: np.ndarray, Y: np.ndarray, groups: np.ndarray | None, seed: int = 0, sd: float = 0.1
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    "Training rows plus one copy with Gaussian noise (σ = sd × each column's SD); labels and patients repeated."
-    rng = np.random.default_rng(seed)
-    noisy = X + rng.normal(size=X.shape) * (sd * X.std(0))
-    return (np.vstack([X, noisy]), np.concatenate([Y, Y]), None if groups is None else np.concatenate([groups, groups]))
-
-class _PerLesion:
-    """One model per lesion, each fitted on SMOTE-oversampled training rows (imbalanced-learn) or, as SMOTE's control, on
-    the rows as they are. A learner that stops early (TabNet, clean protocol) gets its validation patients split off
-    first: synthetic rows only ever train."""
-    def __init__(self, m, X, Y, hp, groups, smote: bool = True):
-        from imblearn.over_sampling import SMOTE
-        self.learner, self.models = m.learner, []
-        split = _early_stopping_split(X, Y, groups, m) if self.learner.early_stops else None
-        if split is not None: (X, Y), (Xv, Yv) = (X[split[0]], Y[split[0]]), (X[split[1]], Y[split[1]])
-        steps = []
-        for j in range(Y.shape[1]):
-            y, minority = Y[:, j], int(min(Y[:, j].sum(), len(Y) - Y[:, j].sum()))
-            if not smote: Xs, ys = X, y
-            elif minority >= 2: Xs, ys = SMOTE(k_neighbors=min(5, minority - 1), random_state=m.seed).fit_resample(X, y)
-            else: Xs, ys = X, y; m.events.append(f"lesion {j}: {minority} minority row(s), fitted without SMOTE")
-            kw = {} if split is None else {"valid": (Xv, Yv[:, [j]])}
-            self.models.append(self.learner.fit(Xs, ys if self.learner.multi_output else ys[:, None], dict(hp), m, None, **kw))
-            steps.append(m.steps)
-        if all(s is not None for s in steps): m.steps = sum(steps)   # TabNet: gradient steps over the per-lesion models
-    def proba(self, X): return np.column_stack([self.learner.proba(f, X)[:, 0] for f in self.models])
-    def importance(self): return np.mean([self.learner.importance(f) for f in self.models], axis=0)
-
-# %% ../nbs/04_evaluate.ipynb #7413b901
-class MultiLabelModel:
-    "One downstream model for a multi-label target, with fold-internal median imputation."
-    def __init__(self, name: str, # decision_tree | random_forest | xgboost | tabnet
-                 params: str = "paper", # "paper" or "defaults"
-                 seed: int = 0,
-                 tabnet_max_epochs: int = 1000, tabnet_patience: int = 100,
-                 tabnet_valid: bool = True, # clean: early stopping on a validation split of training patients
-                 n_jobs: int = 2,
-                 augment: str = "", # training rows: "" | "smote" (per lesion, imbalanced-learn) | "noise" (Gaussian copies) | "per_lesion" (SMOTE's control)
-                 tabnet_authors: bool = False, # TabNet as the authors called it (library defaults, no eval set)
-                ):
-        if name not in LEARNERS: raise InputError(f"unknown model '{name}'; use one of {list(LEARNERS)}")
-        if params not in ("paper", "defaults"): raise InputError(f"params must be 'paper' or 'defaults', not {params!r}")
-        self.name, self.params, self.seed, self.n_jobs, self.learner = name, params, seed, n_jobs, LEARNERS[name]
-        self.tabnet_max_epochs, self.tabnet_patience, self.tabnet_valid = tabnet_max_epochs, tabnet_patience, tabnet_valid
-        if augment not in ("", "smote", "noise", "per_lesion"):
-            raise InputError(f"augment {augment!r}: use '', 'smote', 'noise' or 'per_lesion'")
-        self.augment, self.tabnet_authors = augment, tabnet_authors
-        self.events: list[str] = []
-        self.epochs, self.steps = None, None
-
-    def fit(self, X: np.ndarray, Y: np.ndarray, groups: np.ndarray | None = None) -> "MultiLabelModel":
-        "Fit on the lesions with both classes in `Y`; the others are predicted at their training prevalence."
-        self.imputer = SimpleImputer(strategy="median", keep_empty_features=True).fit(X)
-        X = self.imputer.transform(X)
-        self.prev = Y.mean(0)
-        self.active = np.array([len(np.unique(Y[:, j])) == 2 for j in range(Y.shape[1])])
-        for j in np.flatnonzero(~self.active):
-            self.events.append(f"{LESION_KEYS[j]}: single class in training fold, predicted its prevalence {self.prev[j]:.2f}")
-        self.model = None
-        if not self.active.any(): return self
-        Ya = Y[:, self.active]
-        if Ya.shape[1] == 1 and self.learner.multi_output: Ya = Ya.ravel()  # one lesion: a binary model
-        hp = dict(PAPER_PARAMS[self.name]) if self.params == "paper" else {}
-        if self.augment == "noise": X, Ya, groups = noisy_copies(X, Ya, groups, self.seed)
-        if self.augment in ("smote", "per_lesion"):
-            self.model = _PerLesion(self, X, Ya.reshape(len(X), -1), hp, groups, smote=self.augment == "smote")
-        else: self.model = self.learner.fit(X, Ya, hp, self, groups)
-        return self
-
-# %% ../nbs/04_evaluate.ipynb #351b6790
-@patch
-def predict_proba(self: MultiLabelModel, X: np.ndarray) -> np.ndarray:
-    "Probability of each lesion, shape (n, 5)."
-    X = self.imputer.transform(X)
-    P = np.tile(self.prev, (len(X), 1)).astype(float)
-    if isinstance(self.model, _PerLesion): P[:, self.active] = self.model.proba(X)
-    elif self.model is not None: P[:, self.active] = self.learner.proba(self.model, X)
-    return P
-
-@patch
-def importances(self: MultiLabelModel) -> np.ndarray:
-    "Built-in importances, normalised to sum 1: impurity (trees, forest), gain (XGBoost, mean over lesions), attention masks (TabNet)."
-    if self.model is None: return np.zeros(len(self.imputer.statistics_))
-    imp = np.asarray(self.model.importance() if isinstance(self.model, _PerLesion) else self.learner.importance(self.model), float)
-    s = imp.sum()
-    return imp / s if s > 0 else imp
-
 # %% ../nbs/04_evaluate.ipynb #2051ea60
 def paper_rows(df: pd.DataFrame, n_no_finding: int = 100, seed: int = 0) -> np.ndarray:
     "Positions of the authors' rows: readings not marked 'No Finding' plus `n_no_finding` sampled 'No Finding' readings."
@@ -385,8 +211,8 @@ def _fit_split(Xa, Y, groups, split, model, params, seed, tabnet_max_epochs, pro
                         n_jobs=threads, augment=augment, tabnet_authors=tabnet_authors)
     m.fit(Xa[tr], Y[tr], groups[tr])
     P = m.predict_proba(Xa[te])
-    return (pd.DataFrame(P, columns=LESION_KEYS).assign(repeat=r, fold=k, pos=te), m.importances(),
-            [f"repeat {r} fold {k}: {e}" for e in m.events], getattr(m, "epochs", None), getattr(m, "steps", None))
+    return (pd.DataFrame(P, columns=LESION_KEYS).assign(repeat=r, fold=k, pos=te), m.feature_importances_,
+            [f"repeat {r} fold {k}: {e}" for e in m.events_], m.epochs_, m.steps_)
 
 def cross_validate(X: pd.DataFrame, Y: np.ndarray, groups: np.ndarray, splits: list, model: str, *, feature_set: str,
                    protocol: str, params: str = "paper", seed: int = 0, tabnet_max_epochs: int = 1000,
@@ -498,14 +324,14 @@ def _score_cell(r: CVResult, base: CVResult | None, Y, groups, n, n_boot, seed) 
     P = _oof(r, n); ok = ~np.isnan(P).any(1)
     rec.update(multilabel_metrics(Y[ok], P[ok]))
     for k in ("auroc", "f1"):
-        rec[f"{k}_lo"], rec[f"{k}_hi"] = bootstrap_ci(Y[ok], P[ok], groups[ok], k, n_boot, seed)
+        rec[f"{k}_lo"], rec[f"{k}_hi"] = bootstrap_ci(Y[ok], P[ok], groups[ok], k, n_boot, seed=seed)
     if base is None: return rec
     P0 = _oof(base, n)
     rec["p_auroc_delong"] = delong_test(Y[ok].ravel(), P[ok].ravel(), P0[ok].ravel())[2]  # readings as independent
     rec["d_auroc"], rec["d_auroc_lo"], rec["d_auroc_hi"], rec["p_auroc"] = bootstrap_diff(
-        Y[ok], P[ok], P0[ok], groups[ok], "auroc", n_boot, seed)  # clustered by patient
+        Y[ok], P[ok], P0[ok], groups[ok], "auroc", n_boot=n_boot, seed=seed)  # clustered by patient
     for j, l in enumerate(LESION_KEYS):
-        rec[f"p_auroc_{l}"] = bootstrap_diff(Y[ok, j], P[ok, j], P0[ok, j], groups[ok], "auroc", n_boot, seed)[3]
+        rec[f"p_auroc_{l}"] = bootstrap_diff(Y[ok, j], P[ok, j], P0[ok, j], groups[ok], "auroc", n_boot=n_boot, seed=seed)[3]
     for l, ph in zip(LESION_KEYS, holm([rec[f"p_auroc_{l}"] for l in LESION_KEYS])): rec[f"p_holm_{l}"] = ph
     f = lambda res: {(rr, k): f1_score(Y[g["pos"].to_numpy()].ravel(), (g[LESION_KEYS].to_numpy() >= 0.5).ravel().astype(int), zero_division=0)
                      for (rr, k), g in res.preds.groupby(["repeat", "fold"])}
@@ -605,7 +431,7 @@ def _contrast(a: CVResult, b: CVResult, Y, groups, n, n_boot, seed) -> dict:
     Pa, Pb = _oof(a, n), _oof(b, n); ok = ~(np.isnan(Pa).any(1) | np.isnan(Pb).any(1))
     rec = {"auroc_macro": micro_metric(Y[ok], Pa[ok], "auroc_macro"), "ref_auroc_macro": micro_metric(Y[ok], Pb[ok], "auroc_macro")}
     rec["d_macro"], rec["d_macro_lo"], rec["d_macro_hi"], rec["p_boot"] = bootstrap_diff(
-        Y[ok], Pa[ok], Pb[ok], groups[ok], "auroc_macro", n_boot, seed, p_method="normal")   # no 2/(n_boot+1) floor: a family needs it
+        Y[ok], Pa[ok], Pb[ok], groups[ok], "auroc_macro", n_boot=n_boot, seed=seed, p_method="normal")   # no 2/(n_boot+1) floor: a family needs it
     rec["d_micro"] = micro_metric(Y[ok], Pa[ok]) - micro_metric(Y[ok], Pb[ok])
     fa, fb = _fold_metric(a, Y, "auroc_macro"), _fold_metric(b, Y, "auroc_macro")
     keys = sorted(set(fa) & set(fb)); n_te = a.preds.groupby(["repeat", "fold"]).size().mean()
@@ -614,7 +440,7 @@ def _contrast(a: CVResult, b: CVResult, Y, groups, n, n_boot, seed) -> dict:
 
 # %% ../nbs/04_evaluate.ipynb #b2716f55
 def contrast_table(results: list[CVResult], df: pd.DataFrame, contrasts: list[str], n_boot: int = 1000, seed: int = 0,
-                   n_jobs: int = 2, # contrasts computed in parallel processes
+                   *, n_jobs: int = 2, # contrasts computed in parallel processes
                   ) -> pd.DataFrame:
     "Every declared contrast for every model (clean protocol): macro AUROC difference, two P-values, Holm over the family."
     from joblib import Parallel, delayed
@@ -664,16 +490,59 @@ def summary_text(contrasts: pd.DataFrame, alpha: float = 0.05) -> str:
                                                                   for r in left.itertuples()))
     return "\n".join(lines)
 
-# %% ../nbs/04_evaluate.ipynb #d470788e
-class _OneLesion:
-    "scikit-learn view of a fitted one-lesion `MultiLabelModel`, for `permutation_importance`."
-    def __init__(self, m): self.m = m
-    def fit(self, *a): return self
-    def predict_proba(self, Z):
-        P = self.m.predict_proba(Z)
-        return np.column_stack([1 - P[:, 0], P[:, 0]])
+# %% ../nbs/04_evaluate.ipynb #dcca9170
+@dataclass
+class Evaluation:
+    "What `evaluate_feature_sets` computed: every fit, the scores (one row per protocol, set, model), the contrasts."
+    results: list[CVResult]
+    scores: pd.DataFrame
+    contrasts: pd.DataFrame
+    summary: str   # plain-language verdict on the declared contrasts (adjusted P-values only)
 
-def _auroc_scorer(est, Z, y): return roc_auc_score(y, est.predict_proba(Z)[:, 1])
+    def table4(self, protocol: str = "clean") -> pd.DataFrame: return table4(self.scores, protocol)
+
+def _evaluation_frame(labels: pd.DataFrame, groups, feature_sets: dict) -> pd.DataFrame:
+    "The cohort-shaped frame the steps read: reading_id, subject_id, the label columns (and any other column given)."
+    if not isinstance(labels, pd.DataFrame): raise InputError("labels: a DataFrame with the label columns " + str(LABEL_COLS))
+    missing = [c for c in LABEL_COLS if c not in labels.columns]
+    if missing: raise InputError(f"labels: missing label column(s) {missing}")
+    df = labels.reset_index(drop=True) if "reading_id" in labels else labels.rename_axis("reading_id").reset_index()
+    if groups is not None:
+        if len(groups) != len(df): raise InputError(f"groups: {len(groups)} values for {len(df)} rows of labels")
+        df["subject_id"] = np.asarray(groups)
+    if "subject_id" not in df: raise InputError("groups: give the patient of each row (or a subject_id column in labels)")
+    ids = df["reading_id"].astype(str)
+    for name, X in feature_sets.items():
+        absent = ~ids.isin(X.index.astype(str))
+        if absent.any():
+            raise InputError(f"feature set '{name}': {int(absent.sum())} of {len(ids)} readings have no row "
+                             f"(first: {ids[absent].iloc[0]}); index each table by reading id")
+    return df.assign(reading_id=ids)
+
+# %% ../nbs/04_evaluate.ipynb #0dfadf3e
+def evaluate_feature_sets(feature_sets: dict[str, pd.DataFrame], # name -> features, indexed by reading id
+                          labels: pd.DataFrame, # the label columns (LABEL_COLS); index or column reading_id
+                          groups=None, # patient of each row of `labels` (default: its subject_id column)
+                          *, models: list[str] = ("decision_tree", "random_forest", "xgboost", "tabnet"),
+                          protocols: list[str] = ("clean",), # "clean" and/or "paper" (needs the cohort's No Finding column)
+                          contrasts: list[str] | None = None, # "A vs B" (default: every set vs original)
+                          references: list[str] = (), # reference predictors (`REFERENCE_PREDICTORS`; labels needs report)
+                          params: str = "paper", paper_params: str | None = None, folds: int = 5, clean_repeats: int = 1,
+                          repeats: int = 10, n_boot: int = 1000, seed: int = 0, tabnet_max_epochs: int = 1000, n_jobs: int = 2,
+                         ) -> Evaluation:
+    "Cross-validate, score and contrast feature sets under the clean (and/or paper) protocol: what chapter 04 reports."
+    df = _evaluation_frame(labels, groups, feature_sets)
+    results = run_grid(feature_sets, df, list(models), list(protocols), params, repeats=repeats, folds=folds, seed=seed,
+                       tabnet_max_epochs=tabnet_max_epochs, clean_repeats=clean_repeats, n_jobs=n_jobs, paper_params=paper_params)
+    if "clean" in protocols and references:
+        splits = clean_splits(df[LABEL_COLS].to_numpy(int), df["subject_id"].to_numpy(), folds, clean_repeats, seed)
+        results += [reference_cv(n, df, splits, seed) for n in tqdm(references, desc="references")]
+    scores = score(results, df, n_boot, seed, n_jobs)
+    if contrasts is None: contrasts = [f"{s} vs original" for s in feature_sets if s != "original"]
+    ct = (contrast_table(results, df, contrasts, n_boot, seed, n_jobs=n_jobs) if "clean" in protocols and contrasts
+          else pd.DataFrame(columns=["in_family"]))
+    summary = summary_text(ct) if len(ct) else "No contrast was tested (the clean protocol did not run or none was declared)."
+    return Evaluation(results, scores, ct, summary)
 
 # %% ../nbs/04_evaluate.ipynb #3d1e5359
 def lesion_importance(X: pd.DataFrame, Y: np.ndarray, tr: np.ndarray, te: np.ndarray, model: str, *, params: str = "paper",
@@ -686,13 +555,13 @@ def lesion_importance(X: pd.DataFrame, Y: np.ndarray, tr: np.ndarray, te: np.nda
     for j, l in enumerate(LESION_KEYS):
         if len(np.unique(Y[tr, j])) < 2 or len(np.unique(Y[te, j])) < 2: continue
         m = MultiLabelModel(model, params, seed, tabnet_max_epochs=tabnet_max_epochs, tabnet_valid=groups is not None)
-        m.fit(Xa[tr], Y[tr][:, [j]], None if groups is None else groups[tr])
-        Xte = m.imputer.transform(Xa[te])
-        pi = permutation_importance(_OneLesion(m), Xa[te], Y[te, j], scoring=_auroc_scorer, n_repeats=5, random_state=seed)
-        kinds = {"builtin": m.importances(), "permutation": pi.importances_mean}
-        if model != "tabnet" and m.model is not None:
+        m.fit(Xa[tr], Y[tr, j], None if groups is None else groups[tr])
+        Xte = m.imputer_.transform(Xa[te])
+        pi = permutation_importance(m, Xa[te], Y[te, j], scoring="roc_auc", n_repeats=5, random_state=seed)
+        kinds = {"builtin": m.feature_importances_, "permutation": pi.importances_mean}
+        if model != "tabnet" and m.model_ is not None:
             import shap
-            est = m.model[0] if model == "xgboost" else m.model
+            est = m.model_[0] if model == "xgboost" else m.model_
             sub = Xte[np.random.default_rng(seed).permutation(len(Xte))[:shap_rows]]
             sv = shap.TreeExplainer(est).shap_values(sub)
             sv = np.asarray(sv[1] if isinstance(sv, list) else sv)

@@ -88,7 +88,7 @@ def _paper_accept(text: str, feature: str, rng: tuple[float, float]) -> float | 
     return v if rng[0] < v < rng[1] else None
 
 def paper_value(llm: LLM, row: pd.Series, feature: str, template: str, rng: tuple[float, float],
-                rounds: list[int] = (1, 5, 25, 50), # local generative models: samples per round
+                *, rounds: list[int] = (1, 5, 25, 50), # local generative models: samples per round
                 temperature: float = 0.1, # the GPT protocol's temperature (the authors set 0.1 there only)
                 seed: int = 0,
                 local_temperature: float = 1.0, # local generative models (the authors' generate() default)
@@ -112,11 +112,11 @@ def paper_value(llm: LLM, row: pd.Series, feature: str, template: str, rng: tupl
     return dict(value=np.nan, raw=first, samples=used, reason=f"no sample inside the observed range in {used}")
 
 def values_paper(llm: LLM, rows: pd.DataFrame, ranges: dict, templates: list[str] = ("report", "plain"),
-                 rounds: list[int] = (1, 5, 25, 50), temperature: float = 0.1, seed: int = 0,
+                 rounds: list[int] = (1, 5, 25, 50), *, temperature: float = 0.1, seed: int = 0,
                  local_temperature: float = 1.0) -> pd.DataFrame:
     "Paper-mode values for every reading, template and feature (long format); a failed call gives a missing value with its reason."
     jobs = [(r, t, f) for _, r in rows.iterrows() for t in templates for f in VITALS]
-    got = llm.map(lambda j: paper_value(llm, j[0], j[2], j[1], ranges[j[2]], rounds, temperature, seed, local_temperature),
+    got = llm.map(lambda j: paper_value(llm, j[0], j[2], j[1], ranges[j[2]], rounds=rounds, temperature=temperature, seed=seed, local_temperature=local_temperature),
                   jobs, desc=f"{llm.spec.name} paper")
     return pd.DataFrame([dict(reading_id=r["reading_id"], model=llm.spec.name, mode="paper", template=t, feature=f,
                               **(dict(value=np.nan, raw="", samples=0, reason=f"call failed: {g.reason}") if failed(g) else g))
@@ -277,7 +277,7 @@ def run_models(names: list[str], rows: pd.DataFrame, ranges: dict, modes: list[s
             llm = get_llm(name, settings=settings); llms.append(llm)
             r = rows.head((brief or {}).get(name, len(rows)))
             if "clean" in modes: out.append(values_clean(llm, r, seed))
-            if "paper" in modes: out.append(values_paper(llm, r, ranges, templates, rounds, temperature, seed, local_temperature))
+            if "paper" in modes: out.append(values_paper(llm, r, ranges, templates, rounds, temperature=temperature, seed=seed, local_temperature=local_temperature))
         except (LLMUnavailable, LLMCallError) as e:  # e.g. a key refused or an endpoint down mid-run: keep the other models
             avail.loc[avail["name"] == name, ["available", "reason"]] = [False, str(e)]
     values = pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=["reading_id", "model", "mode", "template", "feature", "value"])

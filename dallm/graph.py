@@ -79,7 +79,7 @@ def seed_entities(question: str, # the question
                   embeddings=None, # LangChain Embeddings (None: names only)
                   name_vectors: np.ndarray | None = None, # embeddings of `names`, when already computed
                   top: int = 3, # entities added by embedding similarity
-                  min_sim: float = 0.5, # minimum cosine for those
+                  *, min_sim: float = 0.5, # minimum cosine for those
                  ) -> list[str]:
     "Entities the question names (by name, then by embedding similarity), most specific first."
     q = question.lower()

@@ -224,7 +224,7 @@ class OpenAIBackend:
                  timeout: float = 60.0, # seconds before a request counts as timed out (and is retried)
                  retries: int = 4, # retries of a transient failure before the call fails
                  rpm: float | None = None, # requests per minute (default: DALLM_RPM, else the registry entry's)
-                 tpm: float | None = None, # tokens per minute (default: DALLM_TPM, else the registry entry's)
+                 *, tpm: float | None = None, # tokens per minute (default: DALLM_TPM, else the registry entry's)
                  max_wait: float = 300.0, # the longest `Retry-After` obeyed (seconds)
                  rate_window: float = 61.0, # seconds the rpm/tpm budget applies to (a minute and a second of margin)
                 ):

@@ -46,7 +46,7 @@ def read_csv(path: Path, # a .csv or .csv.gz file
              unique: str | None = None, # a column whose values must be unique
              numeric: list[str] = (), # columns that must be numbers
              max_bad: float = 0.05, # share of non-numeric values above which a column is refused
-             log: list | None = None, # cleaning log to append isolated non-numeric values to
+             *, log: list | None = None, # cleaning log to append isolated non-numeric values to
             ) -> pd.DataFrame:
     "Read a table and check columns, emptiness, duplicate ids and numeric columns, naming the file on error."
     try: df = pd.read_csv(path, low_memory=False)

@@ -176,7 +176,7 @@ def _models(names: list[str], settings: Settings, cache, fill: float) -> dict[st
     return {n: PlanLLM(resolve_spec(settings.llm if n in ("", "default") else n, reg), cache, settings, fill) for n in names}
 
 def plan_experiment1(p: dict, # the profile's 01_experiment1_mse parameters
-                     df: pd.DataFrame, recorded: pd.DataFrame, settings: Settings, cache, fill: float = 0.6,
+                     df: pd.DataFrame, recorded: pd.DataFrame, settings: Settings, cache, *, fill: float = 0.6,
                     ) -> list[PlanLLM]:
     "Every call of Experiment 1, built: per model, clean values (one per reading) and paper values (per template, vital, round)."
     from dallm.experiment1 import observed_ranges, values_clean, values_paper
@@ -195,7 +195,7 @@ def plan_experiment1(p: dict, # the profile's 01_experiment1_mse parameters
             local = m.spec.backend in ("llamacpp", "hf-causal")
             m.phase, m.basis = "values (paper)", "upper bound" if local else "built"
             values_paper(m, r, observed_ranges(recorded), p.get("templates", ["report", "plain"]), p.get("paper_rounds", [1, 5]),
-                         p.get("paper_temperature", 0.1), settings.seed, p.get("paper_local_temperature", 1.0))
+                         temperature=p.get("paper_temperature", 0.1), seed=settings.seed, local_temperature=p.get("paper_local_temperature", 1.0))
     return list(models.values())
 
 # %% ../nbs/lib/plan.ipynb #5b87a55f
@@ -213,7 +213,7 @@ def _corpus(settings: Settings, prof: dict):
     docs = load_bundled_corpus()
     return docs, chunk_documents(docs, p.get("chunk_tokens", 512), p.get("chunk_overlap", 24))
 
-def plan_experiment2(p: dict, docs, chunks, settings: Settings, cache, fill: float = 0.6, embeddings=None) -> list[PlanLLM]:
+def plan_experiment2(p: dict, docs, chunks, settings: Settings, cache, *, fill: float = 0.6, embeddings=None) -> list[PlanLLM]:
     "Experiment 2's calls, estimated: answers per (model, lesion, configuration, store, question) and graph extraction per chunk."
     from dallm.graph import TRIPLE_PROMPT
     from dallm.knowledge import RETRIEVAL_QUESTIONS, config_documents
@@ -247,7 +247,7 @@ def _stand_in_ack(lesions, queries, questions, fill: float):
     return Ack(answers=[AckAnswer(lesion=l, question_id=q.id, question=q.template.format(lesion=queries[l]), answer=text)
                         for l in lesions for q in questions], model="plan", stores={}, config="", k=4)
 
-def plan_augment(p: dict, df: pd.DataFrame, chunks, settings: Settings, cache, fill: float = 0.6) -> list[PlanLLM]:
+def plan_augment(p: dict, df: pd.DataFrame, chunks, settings: Settings, cache, *, fill: float = 0.6) -> list[PlanLLM]:
     "03's calls: the ACK (estimated), feature proposals and paper keywords (built), every reading's values (built)."
     from dallm.augmenter import augment_mode
     from dallm.augment import (load_expert_features, load_questions, mode_features, paper_keywords,
@@ -291,7 +291,7 @@ def plan_augment(p: dict, df: pd.DataFrame, chunks, settings: Settings, cache, f
         values_m.basis = "built, stand-in " + ("features" if basis == "built" else "ACK and features")
     for m in modes:
         values_m.phase = f"values ({m}, ACK and ablation" + (", without findings)" if m == "clean" and p.get("without_findings", True) else ")")
-        augment_mode(values_m, rows, features[m], ack, m, settings.seed, max_chars=p.get("ack_chars", 300),
+        augment_mode(values_m, rows, features[m], ack, m, seed=settings.seed, max_chars=p.get("ack_chars", 300),
                      without_findings=p.get("without_findings", True))
     return list(models.values())
 
@@ -319,7 +319,7 @@ def run_plan(profile: str | None = None, # params/<profile>.yaml (default: DALLM
              concurrency: int | None = None, # requests in flight to an endpoint (default: DALLM_CONCURRENCY, the registry, 8)
              latency: float = 1.0, # an endpoint's seconds per call
              fill: float = 0.6, # completion tokens of an uncached call: this share of its max_tokens
-             chapters: list[str] | None = None, # default: 01, 02 and 03 (00 and 04 call no model)
+             *, chapters: list[str] | None = None, # default: 01, 02 and 03 (00 and 04 call no model)
              settings: Settings | None = None,
             ) -> pd.DataFrame:
     "One row per chapter, phase and model: calls, cached calls, tokens, cost in USD and hours, and how each was counted."
@@ -332,16 +332,16 @@ def run_plan(profile: str | None = None, # params/<profile>.yaml (default: DALLM
     if "01_experiment1_mse" in chapters or "03_augment" in chapters: df, recorded, _ = _cohort(settings, prof)
     if "02_retrieval_compare" in chapters or "03_augment" in chapters: docs, chunks = _corpus(settings, prof)
     if "01_experiment1_mse" in chapters:
-        planned += plan_experiment1(prof.get("01_experiment1_mse", {}), df, recorded, settings, cache, fill)
+        planned += plan_experiment1(prof.get("01_experiment1_mse", {}), df, recorded, settings, cache, fill=fill)
     if "02_retrieval_compare" in chapters:
         p2 = prof.get("02_retrieval_compare", {})
         emb = None
         if any(c.startswith(("c_", "d_")) for c in p2.get("configs", [])) or p2.get("rerank"):
             from dallm.embed import MiniLMEmbeddings
             emb = MiniLMEmbeddings()
-        planned += plan_experiment2(p2, docs, chunks, settings, cache, fill, emb)
+        planned += plan_experiment2(p2, docs, chunks, settings, cache, fill=fill, embeddings=emb)
     if "03_augment" in chapters:
-        planned += plan_augment(prof.get("03_augment", {}), df, chunks, settings, cache, fill)
+        planned += plan_augment(prof.get("03_augment", {}), df, chunks, settings, cache, fill=fill)
     recs = pd.DataFrame([r for m in planned for r in m.records])
     if recs.empty: return recs
     specs = {m.spec.name: m for m in planned}

@@ -105,12 +105,12 @@ def run_experiment2(docs: list[Document], # the corpus (from 00_ingest)
         ns = namespace_for(profile, s, [ch.id for ch in cc], m if s in MODEL_BOUND else "")
         shared = built.get((READS_FROM[s], ns)) if s in READS_FROM else None
         if (s, ns) not in built and shared and shared[0] is not None:  # read what the base store wrote; do not build it twice
-            built[s, ns] = (make_store(s, ns, llms[m], embeddings, hybrid, settings), 0.0, f"reads the {READS_FROM[s]} store's data")
+            built[s, ns] = (make_store(s, ns, llms[m], embeddings, hybrid, settings=settings), 0.0, f"reads the {READS_FROM[s]} store's data")
             log.append({"llm": m, "store": s, "config": c, "namespace": ns, "documents": len(cd), "chunks": len(cc),
                         "ingest_s": 0.0, "status": "ok", "reason": built[s, ns][2]})
         if (s, ns) not in built:
             try:
-                st, secs = build_store(s, cc, llms[m], embeddings, ns, hybrid, settings)
+                st, secs = build_store(s, cc, llms[m], embeddings, ns, hybrid=hybrid, settings=settings)
                 built[s, ns] = (st, secs, st.note())  # e.g. the triples the authors' merge kept
             except InputError as e: built[s, ns] = (None, np.nan, str(e))  # e.g. Neo4j unreachable: the others go on
             log.append({"llm": m, "store": s, "config": c, "namespace": ns, "documents": len(cd), "chunks": len(cc),

@@ -37,7 +37,7 @@ def micro_metric(Y: np.ndarray, P: np.ndarray, metric: str = "auroc", threshold:
 
 # %% ../nbs/lib/stats.ipynb #17617edc
 def bootstrap_ci(Y: np.ndarray, P: np.ndarray, groups: np.ndarray, metric: str = "auroc",
-                 n_boot: int = 1000, seed: int = 0, alpha: float = 0.05) -> tuple[float, float]:
+                 n_boot: int = 1000, *, seed: int = 0, alpha: float = 0.05) -> tuple[float, float]:
     "Percentile bootstrap CI of a micro metric, resampling patients."
     ug, inv = np.unique(groups, return_inverse=True)
     order = np.argsort(inv, kind="stable"); starts = np.searchsorted(inv[order], np.arange(len(ug) + 1))
@@ -58,7 +58,7 @@ def bootstrap_diff(Y: np.ndarray, # labels (n,) or (n, L)
                    P1: np.ndarray, # the model of interest's probabilities
                    P0: np.ndarray, # the reference's (Original) probabilities, same readings
                    groups: np.ndarray, # patient id per reading: the resampling unit
-                   metric: str = "auroc", n_boot: int = 1000, seed: int = 0, alpha: float = 0.05,
+                   metric: str = "auroc", *, n_boot: int = 1000, seed: int = 0, alpha: float = 0.05,
                    p_method: str = "percentile", # or "normal": 2 x normal tail of difference / bootstrap SD (no floor)
                   ) -> tuple[float, float, float, float]:
     """Patient-clustered bootstrap of metric(P1) - metric(P0): (difference, lo, hi, two-sided P). The percentile P

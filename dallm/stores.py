@@ -454,7 +454,7 @@ def make_store(kind: str, # one of `STORE_KINDS`
                llm: LLM | None = None, # extraction model (graph stores)
                embeddings=None, # embedding model (vector stores; entity names of the graph stores)
                hybrid: bool = False, # Neo4j vector store: vector + full-text search
-               settings: Settings | None = None, # Neo4j connection
+               *, settings: Settings | None = None, # Neo4j connection
               ) -> Store:
     "An empty store of the given kind."
     if kind not in STORE_KINDS:
@@ -473,11 +473,11 @@ def namespace_for(profile: str, # e.g. smoke
     h = hashlib.sha1("|".join([model, *sorted(chunk_ids)]).encode()).hexdigest()[:8]
     return re.sub(r"\W", "_", f"{profile}_{store}_{h}")[:41]
 
-def build_store(kind: str, chunks: list, llm: LLM, embeddings, namespace: str, hybrid: bool = False,
+def build_store(kind: str, chunks: list, llm: LLM, embeddings, namespace: str, *, hybrid: bool = False,
                 settings: Settings | None = None) -> tuple[Store, float]:
     "A store of the given kind holding exactly `chunks` (its namespace cleared first); returns (store, ingest seconds)."
     t0 = time.perf_counter()
-    s = make_store(kind, namespace, llm, embeddings, hybrid, settings)
+    s = make_store(kind, namespace, llm, embeddings, hybrid, settings=settings)
     s.clear()  # an earlier run's data (another extraction prompt, say) never mixes in
     s.ingest(chunks)
     return s, time.perf_counter() - t0

@@ -209,7 +209,7 @@ def _fill(tpl: str, rng: np.random.Generator) -> str:
 def write_report(truth: np.ndarray, # 5 booleans, order of LESIONS
                  view: str, # ViewPosition
                  age: float, gender: str, complaint: str, # for the INDICATION line
-                 spec: SynthSpec, rng: np.random.Generator,
+                 *, spec: SynthSpec, rng: np.random.Generator,
                 ) -> str:
     "One synthetic MIMIC-CXR-style report."
     findings, impression = [], []
@@ -328,7 +328,7 @@ def _reports(im, truth, spec, seed, progress):
     from tqdm.auto import tqdm
     rr = stream(seed, "reports")
     texts = [write_report(truth[k], im["view"].iat[k], im["age"].iat[k], im["gender"].iat[k],
-                          im["chiefcomplaint"].iat[k], spec, rr)
+                          im["chiefcomplaint"].iat[k], spec=spec, rng=rr)
              for k in tqdm(range(len(im)), disable=not progress, desc="reports")]
     rel = [f"files/p{str(s)[:2]}/p{s}/s{st}.txt" for s, st in zip(im["subject_id"], im["study_id"])]
     return texts, pd.DataFrame([label_report(t) for t in texts]), rel

@@ -7,7 +7,8 @@ from sklearn.metrics import roc_auc_score
 from dallm.cohort import LABEL_COLS
 from dallm.config import InputError
 from dallm.stats import bootstrap_ci, bootstrap_diff, corrected_ttest, delong_test, holm, micro_metric
-from dallm.evaluate import (TRAIN_AUGMENT, MultiLabelModel, check_features, noisy_copies, clean_splits, example_ratings, keyword_features,
+from dallm.models import MultiLabelModel, noisy_copies
+from dallm.evaluate import (TRAIN_AUGMENT, check_features, clean_splits, example_ratings, keyword_features,
                             lesion_importance, load_augmented, multilabel_metrics, n_relevant, original_features, paper_metrics, paper_rows, paper_splits,
                             read_ratings, run_grid, score, table4, reference_cv, contrast_table, summary_text)
 
@@ -53,7 +54,7 @@ def test_dummy_ranks_low_when_an_informative_feature_exists(df):
     X = original_features(df, seed=0).assign(signal=Y[:, 0] + rng.normal(0, 0.5, len(df)))
     n = len(df); tr, te = np.arange(n) < 600, np.arange(n) >= 600
     m = MultiLabelModel("random_forest", seed=0).fit(X.to_numpy(), Y[:, [0]])
-    imp = m.importances()
+    imp = m.feature_importances_
     cols = list(X.columns)
     assert imp[cols.index("signal")] > 3 * imp[cols.index("dummy")]
     assert n_relevant(imp, cols) >= 1
@@ -70,7 +71,7 @@ def test_single_class_fold_is_handled_and_reported(df):
         m = MultiLabelModel(name).fit(X, Y)
         P = m.predict_proba(X)
         assert P.shape == (len(df), 5) and (P[:, 2] == 0).all()
-        assert any("pleural_abnormality: single class" in e for e in m.events)
+        assert any("pleural_abnormality: single class" in e for e in m.events_)
 
 
 def test_tabnet_multitask_fits(df):
@@ -78,7 +79,7 @@ def test_tabnet_multitask_fits(df):
     Y = df[LABEL_COLS].to_numpy(int)
     m = MultiLabelModel("tabnet", tabnet_max_epochs=3).fit(X[:600], Y[:600], df["subject_id"].to_numpy()[:600])
     P = m.predict_proba(X[600:])
-    assert P.shape == (len(df) - 600, 5) and np.isfinite(P).all() and m.importances().sum() == pytest.approx(1)
+    assert P.shape == (len(df) - 600, 5) and np.isfinite(P).all() and m.feature_importances_.sum() == pytest.approx(1)
 
 
 def test_statistics_known_answers():
@@ -111,7 +112,7 @@ def test_bad_input_errors(df, tmp_path):
     with pytest.raises(InputError, match="label_atelectasis"):
         run_grid({"original": X0}, df.drop(columns=["label_atelectasis"]), ["decision_tree"], ["clean"])
     with pytest.raises(InputError, match="unknown model"):
-        MultiLabelModel("svm")
+        MultiLabelModel("svm").fit(X0.to_numpy(), df[LABEL_COLS].to_numpy(int))
     bad = tmp_path / "ratings.csv"
     pd.DataFrame({"feature": ["age"], "lesion": ["lungs"], "plausibility": [3], "relevance": [2]}).to_csv(bad, index=False)
     with pytest.raises(InputError, match="unknown lesion"):
@@ -158,7 +159,7 @@ def test_training_time_baselines_run_in_the_grid(df):
     X, Y, g = noisy_copies(np.ones((4, 2)) * [[1], [2], [3], [4]], np.eye(4, 2), np.arange(4))
     assert X.shape == (8, 2) and (Y[4:] == Y[:4]).all() and (g[4:] == g[:4]).all()
     with pytest.raises(InputError, match="augment 'gan'"):
-        MultiLabelModel("xgboost", augment="gan")
+        MultiLabelModel("xgboost", augment="gan").fit(X, Y)
 
 
 def test_authors_tabnet_takes_no_gradient_step_below_1024_rows():
@@ -167,7 +168,7 @@ def test_authors_tabnet_takes_no_gradient_step_below_1024_rows():
     X = rng.normal(size=(400, 4)); Y = np.column_stack([(X[:, 0] > 0).astype(int)] * 5)  # feature 0 decides every label
     authors = MultiLabelModel("tabnet", "paper", 0, tabnet_max_epochs=20, tabnet_authors=True).fit(X, Y)
     ours = MultiLabelModel("tabnet", "paper", 0, tabnet_max_epochs=20, tabnet_valid=False).fit(X, Y)
-    assert authors.steps == 0 and ours.steps == 20  # 400 rows: one (partial) batch of 1024 per epoch, kept
+    assert authors.steps_ == 0 and ours.steps_ == 20  # 400 rows: one (partial) batch of 1024 per epoch, kept
     auc = lambda m: roc_auc_score(Y[:, 0], m.predict_proba(X)[:, 0])
     assert auc(ours) > 0.9 and auc(authors) < 0.75, (auc(ours), auc(authors))
 
@@ -262,10 +263,10 @@ def test_smote_and_noise_touch_training_rows_only(df):
     (_, _, tr, te), = clean_splits(Y, g, 3, 1, 0)[:1]
     for aug, grown in (("smote", lambda y: len(tr) + abs(len(y) - 2 * y.sum())), ("per_lesion", lambda y: len(tr))):
         m = MultiLabelModel("decision_tree", "paper", 0, augment=aug).fit(X0[tr], Y[tr], g[tr])
-        assert [t.tree_.n_node_samples[0] for t in m.model.models] == [grown(Y[tr, j]) for j in range(5)]
+        assert [t.tree_.n_node_samples[0] for t in m.model_.models] == [grown(Y[tr, j]) for j in range(5)]
         assert m.predict_proba(X0[te]).shape == (len(te), 5)
     noisy = MultiLabelModel("decision_tree", "paper", 0, augment="noise").fit(X0[tr], Y[tr], g[tr])
-    assert noisy.model.tree_.n_node_samples[0] == 2 * len(tr)
+    assert noisy.model_.tree_.n_node_samples[0] == 2 * len(tr)
     res = run_grid({"original_smote": original_features(df)}, df, ["decision_tree"], ["clean"], repeats=1, folds=3)[0]
     assert sorted(res.preds["pos"]) == list(range(len(df)))   # every reading predicted once, out of fold
 
@@ -294,3 +295,27 @@ def test_reference_predictors_and_declared_contrasts(df):
     assert np.allclose(fam["p_boot_holm"], holm(fam["p_boot"].to_numpy())) and (fam["p_boot_holm"] >= fam["p_boot"]).all()
     text = summary_text(ct.reset_index())
     assert "3 contrasts" in text and "keywords vs original (XGBoost): " in text and "significantly higher" in text
+
+
+def test_evaluate_feature_sets_from_plain_tables(df):
+    """An importer's call: feature tables indexed by their own ids, labels as a DataFrame, patients as an array. The
+    result is what chapter 04 reports: the same scores as the step-by-step functions, and one contrast per set."""
+    from dallm.evaluate import evaluate_feature_sets
+    ids = "r" + df.index.astype(str)
+    labels = df[LABEL_COLS].set_axis(ids)
+    X0 = original_features(df).set_axis(ids)
+    signal = X0.assign(signal=df[LABEL_COLS[0]].to_numpy() + np.random.default_rng(0).normal(0, .5, len(df)))
+    ev = evaluate_feature_sets({"original": X0, "signal": signal}, labels, df["subject_id"].to_numpy(),
+                               models=["decision_tree"], folds=3, n_boot=100, n_jobs=1)
+    c = ev.contrasts.set_index("contrast").loc["signal vs original"]
+    assert c["d_macro"] > 0.02 and c["in_family"], c
+    steps = run_grid({"original": X0, "signal": signal}, labels.rename_axis("reading_id").reset_index().assign(subject_id=df["subject_id"].to_numpy()),
+                     ["decision_tree"], ["clean"], folds=3, clean_repeats=1, n_jobs=1)
+    assert [r.preds.equals(s.preds) for r, s in zip(ev.results, steps)] == [True, True]   # one implementation
+    assert set(ev.table4()["feature_set"]) >= {"original", "signal"} and "signal vs original" in ev.summary
+    with pytest.raises(InputError, match="missing label column"):
+        evaluate_feature_sets({"original": X0}, labels.drop(columns=LABEL_COLS[1]), df["subject_id"])
+    with pytest.raises(InputError, match="feature set 'signal': 7 of"):
+        evaluate_feature_sets({"signal": signal.iloc[7:]}, labels, df["subject_id"])
+    with pytest.raises(InputError, match="groups: 3 values"):
+        evaluate_feature_sets({"original": X0}, labels, [1, 2, 3])
