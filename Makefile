@@ -14,13 +14,13 @@ export MPLBACKEND = Agg
 # llama-cpp-python compiles from source with one CPU backend per instruction set, loaded at run time by what the
 # processor supports (scripts/build_llama.sh: about 9 min on 2 cores, once; the wheel is cached in ~/.cache/dallm).
 
-.PHONY: install kernel lab reproduce test check-nbdev nbtest pytest bench clean-outputs neo4j-start neo4j-stop
+.PHONY: install kernel lab reproduce report docs readme browser test check-nbdev nbtest pytest bench clean-outputs neo4j-start neo4j-stop
 
 $(STAMP): settings.ini setup.py scripts/build_llama.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	BIN=$(BIN) bash scripts/build_llama.sh
-	$(BIN)/python -m pip install -q -e ".[dev,llm,eval,graph]"
+	$(BIN)/python -m pip install -q -e ".[dev,llm,eval,graph,report]"
 	$(BIN)/python -m pip install -q --no-deps $$(sed -n 's/^nodeps_requirements *= *//p' settings.ini)
 	rm -f $(VENV)/.installed-*
 	touch $@
@@ -42,6 +42,26 @@ lab: install
 
 reproduce: install
 	BIN=$(BIN) bash scripts/with_neo4j.sh $(BIN)/dallm reproduce $(if $(PROFILE),--profile $(PROFILE))
+	$(BIN)/dallm report $(if $(PROFILE),--profile $(PROFILE))
+
+# the run's report alone (results/<profile>/report/index.html), from the tables already there
+report: install
+	$(BIN)/dallm report $(if $(PROFILE),--profile $(PROFILE))
+
+# the committed report in docs/ (a static host serves it), from the last `make reproduce` of the smoke profile
+docs: install
+	$(BIN)/dallm report --profile smoke --out docs
+	du -sh docs
+
+# README.md is generated from nbs/index.ipynb (check-nbdev fails when they differ)
+readme: install
+	$(BIN)/python -c "from dallm.report import readme_from_notebook as r; open('README.md', 'w', encoding='utf-8').write(r('nbs/index.ipynb'))"
+
+# headless Chromium for the report's browser test (Debian's packages; no browser download at run time)
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; \
+	  else echo "the report test needs Chromium: sudo apt-get install chromium chromium-driver"; exit 1; fi
 
 check-nbdev: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/check_nbdev.sh
@@ -60,7 +80,7 @@ pytest: install
 	$(BIN)/python -m pytest tests
 
 # the tests talk to a real Neo4j: started before nbtest/pytest and stopped after, whatever their outcome
-test: check-nbdev
+test: check-nbdev browser
 	BIN=$(BIN) bash scripts/with_neo4j.sh $(MAKE) --no-print-directory nbtest pytest
 
 neo4j-start: install

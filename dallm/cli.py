@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['COMMANDS', 'check', 'cohort_synth', 'cohort_load', 'check_profile', 'section_of', 'default_kernel', 'check_kernel',
            'run_notebook', 'write_run_times', 'reproduce', 'plan', 'show_config', 'llm_list', 'llm_serve',
-           'neo4j_start', 'neo4j_stop', 'neo4j_status', 'main']
+           'neo4j_start', 'neo4j_stop', 'neo4j_status', 'report', 'main']
 
 # %% ../nbs/lib/cli.ipynb #8a84fd4e
 import functools
@@ -316,9 +316,18 @@ def neo4j_status() -> None:
     from dallm.neo4j_server import status
     for k, v in status().items(): print(f"{k:10} {v}")
 
+# %% ../nbs/lib/cli.ipynb #ccd64c4d
+def report(profile: str = None, # parameter profile whose run to show (default: DALLM_PROFILE, else smoke)
+           out: str = None, # site folder (default: results/<profile>/report)
+          ) -> None:
+    "Build the run's report: a static site of every table and figure beside the paper's, and the executed notebooks."
+    from dallm.report import build_report
+    index = build_report(profile, out, get_settings(project_root(), profile=profile))
+    print(f"report: {index} (open it in a browser; every link is relative)")
+
 # %% ../nbs/lib/cli.ipynb #1278b7fe
 COMMANDS = {("cohort", "synth"): cohort_synth, ("cohort", "load"): cohort_load,
-            ("reproduce",): reproduce, ("plan",): plan, ("config",): show_config, ("llm", "list"): llm_list, ("llm", "serve"): llm_serve,
+            ("reproduce",): reproduce, ("report",): report, ("plan",): plan, ("config",): show_config, ("llm", "list"): llm_list, ("llm", "serve"): llm_serve,
             ("neo4j", "start"): neo4j_start, ("neo4j", "stop"): neo4j_stop, ("neo4j", "status"): neo4j_status}
 
 def _usage() -> str:

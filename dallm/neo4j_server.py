@@ -112,12 +112,12 @@ def _answers(s: Settings) -> bool:
         except Exception: return False
 
 def status(settings: Settings | None = None) -> dict:
-    "Whether the local server process runs and whether NEO4J_URI answers."
+    "Whether the local server process runs and whether NEO4J_URI answers; the password is never shown, only whether it is set."
     home = neo4j_home(); pf = _pidfile(home)
     pid = int(pf.read_text()) if pf.is_file() else None
     s = settings or get_settings()
     return {"uri": s.neo4j_uri, "answers": reachable(s), "local_pid": pid if pid and _alive(pid) else None, "home": str(home),
-            "username": s.neo4j_username, "password": s.neo4j_password.get_secret_value() if s.neo4j_password else "(not set)",
+            "username": s.neo4j_username, "password": "set (never printed; NEO4J_PASSWORD in the env file or the environment)" if s.neo4j_password else "(not set)",
             "env_file": str(project_root() / ".env")}
 
 # %% ../nbs/lib/neo4j_server.ipynb #3754ad33

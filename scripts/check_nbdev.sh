@@ -12,4 +12,8 @@ if [ "$before" != "$after" ]; then
   diff <(echo "$before") <(echo "$after") | grep '^[<>]' | awk '{print "  " $3}' | sort -u
   exit 1
 fi
-echo "nbdev: notebooks clean and dallm/ in sync with nbs/"
+if ! python -c "import sys; from dallm.report import readme_from_notebook as r; sys.exit(r('nbs/index.ipynb') != open('README.md', encoding='utf-8').read())"; then
+  echo "README.md differs from nbs/index.ipynb, its source: edit the notebook, then make readme"
+  exit 1
+fi
+echo "nbdev: notebooks clean, dallm/ in sync with nbs/, README.md generated from nbs/index.ipynb"
