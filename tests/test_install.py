@@ -45,3 +45,18 @@ def test_pip_installed_package_runs_outside_the_repository(tmp_path):
                          env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "keywords vs original" in run.stdout and "(2, 5)" in run.stdout, run.stdout
+
+
+def test_no_import_circle():
+    "The package's module-level import graph has no circle (store kinds register themselves instead of importing back)."
+    import ast
+    import networkx as nx
+    g = nx.DiGraph()
+    for f in sorted((ROOT / "dallm").glob("*.py")):
+        g.add_node(f.stem)
+        for node in ast.parse(f.read_text(encoding="utf-8")).body:   # module level: what runs at import time
+            if isinstance(node, ast.ImportFrom) and node.module:
+                mod = node.module.removeprefix("dallm.") if node.level == 0 else node.module
+                if node.level or node.module.startswith("dallm."): g.add_edge(f.stem, mod.split(".")[0])
+    assert g.number_of_edges() > 20
+    assert list(nx.simple_cycles(g)) == []
