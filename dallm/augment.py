@@ -22,6 +22,7 @@ from .cohort import LABEL_COLS, LESIONS, CONTEXT_SECTIONS, paper_report_block, r
 from .config import InputError, Settings
 from .knowledge import Chunk, Document, config_documents
 from .llm import LLM, failed
+from .pipeline import save_figure
 from .stores import answer_many, build_store, namespace_for
 
 # %% auto #0
@@ -34,7 +35,7 @@ __all__ = ['LEAK_TERMS', 'LABEL_TERMS', 'PROPOSE_SYSTEM', 'PAPER_KEYWORD_PROMPT'
            'feature_counts', 'Group', 'make_groups', 'clean_value_messages', 'values_schema', 'parse_clean_values',
            'paper_boolean_prompt', 'paper_numeric_prompt', 'parse_paper_booleans', 'parse_paper_numbers', 'ask_group',
            'run_values', 'feature_tables', 'write_feature_tables', 'missingness', 'leakage_audit', 'block_permutations',
-           'oos_leakage_audit', 'plot_values', 'data_card', 'card_markdown']
+           'oos_leakage_audit', 'plot_feature_values', 'data_card', 'card_markdown']
 
 # %% ../nbs/03_augment.ipynb #b3c66789
 class ExpertQuestion(BaseModel):
@@ -572,6 +573,7 @@ def parse_paper_numbers(text: str, features: list[FeatureSpec]) -> list[dict]:
 def ask_group(llm: LLM, row: pd.Series, group: Group, mode: str, seed: int = 0, *, reason_chars: int = 40,
               findings: bool = True, # clean mode: False leaves the report's FINDINGS and IMPRESSION out
               part: str = "all", # paper mode: "boolean" or "numeric" asks only that call of the two
+              attempts: int = 1, # paper mode: boolean calls asked again (next seed) while a numbered line is missing
              ) -> list[dict]:
     "The long records (one per feature) of one reading and group."
     fs = _part(group.features, part)
@@ -582,9 +584,13 @@ def ask_group(llm: LLM, row: pd.Series, group: Group, mode: str, seed: int = 0, 
     else:
         recs = []
         bools, nums = [f for f in fs if f.type != "numeric"], [f for f in fs if f.type == "numeric"]
-        if bools:
-            text = llm.chat(paper_boolean_prompt(row, bools, group.prior_paper), temperature=1.2, seed=seed, max_tokens=24 * len(bools))
-            recs += parse_paper_booleans(text, bools)
+        if bools:  # the authors' parser asserted one numbered line per feature, and their loop asked again (up to 10 times)
+            for attempt in range(1, max(1, attempts) + 1):
+                text = llm.chat(paper_boolean_prompt(row, bools, group.prior_paper), temperature=1.2, seed=seed + attempt - 1,
+                                max_tokens=24 * len(bools))
+                got = parse_paper_booleans(text, bools)
+                if not any(r["missing"].startswith("no '") for r in got): break
+            recs += [{**r, "attempts": attempt} for r in got]
         if nums:
             text = llm.chat(paper_numeric_prompt(row, nums, group.prior_paper_qa), temperature=0.0, seed=seed, max_tokens=8 * len(nums) + 8)
             recs += parse_paper_numbers(text, nums)
@@ -604,20 +610,22 @@ def _failed_group(row: pd.Series, group: Group, reason: str, part: str = "all") 
 def run_values(llm: LLM, rows: pd.DataFrame, groups: list[Group], mode: str, seed: int = 0, *, desc: str = "values",
                concurrency: int | None = None, # calls in flight for remote endpoints (default: `LLM.parallelism`)
                findings: bool = True, # clean mode: False leaves the report's FINDINGS and IMPRESSION out
+               attempts: int = 1, # paper mode: boolean calls asked up to this many times while a numbered line is missing
               ) -> pd.DataFrame:
-    "Long table of every reading's values for every group's features (reading_id, group, feature, value, value_authors, reason, missing, chunk_ids)."
+    "Long table of every reading's values for every group's features (reading_id, group, feature, value, value_authors, reason, missing, attempts, chunk_ids)."
     # group-major, and in paper mode every boolean call of a group before its numeric ones: consecutive prompts then
     # share the group's prefix (the ACK first), which llama.cpp reads once; the numeric prompt puts the prior first
     parts = ["boolean", "numeric"] if mode == "paper" else ["all"]
     jobs = [(gi, ri, part) for gi in range(len(groups)) for part in parts for ri in range(len(rows))
             if _part(groups[gi].features, part)]
     rs_ = [r for _, r in rows.iterrows()]
-    recs = llm.map(lambda j: ask_group(llm, rs_[j[1]], groups[j[0]], mode, seed, findings=findings, part=j[2]), jobs,
+    recs = llm.map(lambda j: ask_group(llm, rs_[j[1]], groups[j[0]], mode, seed, findings=findings, part=j[2],
+                                             attempts=attempts), jobs,
                    concurrency=concurrency, desc=desc)
     out = {}
     for (gi, ri, part), got in zip(jobs, recs):  # back in (group, reading) order, booleans before numbers as before
         out.setdefault((gi, ri), []).extend(_failed_group(rs_[ri], groups[gi], got.reason, part) if failed(got) else got)
-    cols = ["reading_id", "group", "feature", "value", "value_authors", "reason", "missing", "chunk_ids"]
+    cols = ["reading_id", "group", "feature", "value", "value_authors", "reason", "missing", "attempts", "chunk_ids"]
     return pd.DataFrame([r for k in sorted(out) for r in out[k]], columns=cols)
 
 # %% ../nbs/03_augment.ipynb #fd199fbd
@@ -774,7 +782,7 @@ def oos_leakage_audit(tables: dict[str, pd.DataFrame], # feature tables indexed 
     return (pd.concat(singles, ignore_index=True) if singles else pd.DataFrame(), pd.DataFrame(multis))
 
 # %% ../nbs/03_augment.ipynb #15f408ed
-def plot_values(long: pd.DataFrame, features: dict[str, list[FeatureSpec]], path: Path | str | None = None, top: int = 12):
+def plot_feature_values(long: pd.DataFrame, features: dict[str, list[FeatureSpec]], path: Path | str | None = None, top: int = 12):
     "Share of True per boolean feature (with the ACK), per mode: the distributions the downstream models will see."
     import matplotlib.pyplot as plt
     kinds = {f.key: f.type for fs in features.values() for f in fs}
@@ -786,7 +794,7 @@ def plot_values(long: pd.DataFrame, features: dict[str, list[FeatureSpec]], path
         ax.barh([k.removeprefix("f_").replace("_", " ")[:32] for k in s.index], s.to_numpy())
         ax.set_xlim(0, 1); ax.set_title(f"{m}: share True (top {top})", fontsize=10); ax.tick_params(labelsize=7)
     fig.tight_layout()
-    if path: fig.savefig(path, dpi=110, bbox_inches="tight")
+    if path: save_figure(fig, path)
     return fig
 
 # %% ../nbs/03_augment.ipynb #3d2bc0bb

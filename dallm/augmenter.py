@@ -72,6 +72,7 @@ class Augmenter(TransformerMixin, BaseEstimator):
                  id_col: str | None = None, # a column naming the rows (default: the index)
                  concurrency: int | None = None, # calls in flight for remote endpoints (default: the model's)
                  seed: int = 0, # seed of sampled answers
+                 paper_attempts: int = 1, # paper mode: boolean calls asked again while a numbered line is missing (the authors: 10)
                  near_label: float = 0.75, # clean mode drops a proposed feature this close (MiniLM cosine) to a label term
                 ):
         self.llm, self.knowledge_llm, self.lesions, self.mode, self.variant = llm, knowledge_llm, lesions, mode, variant
@@ -79,6 +80,7 @@ class Augmenter(TransformerMixin, BaseEstimator):
         self.config, self.k, self.ack_chars, self.ack, self.features = config, k, ack_chars, ack, features
         self.report_col, self.age_col, self.sex_col, self.id_col = report_col, age_col, sex_col, id_col
         self.concurrency, self.seed, self.near_label = concurrency, seed, near_label
+        self.paper_attempts = paper_attempts
 
 # %% ../nbs/lib/augmenter.ipynb #a0000022
 @functools.lru_cache(maxsize=8)
@@ -162,7 +164,8 @@ def _transform(self: Augmenter, X) -> pd.DataFrame:
     rows = self._rows(X)
     groups = make_groups(self.features_, None if self.variant == "ablation" else self.ack_, self.ack_chars)
     long = run_values(self._model("llm"), rows, groups, self.mode, self.seed, desc=f"values {self.mode}/{self.variant}",
-                      concurrency=self.concurrency, findings=self.variant != "nofindings")
+                      concurrency=self.concurrency, findings=self.variant != "nofindings",
+                      attempts=self.paper_attempts)
     self.values_ = long.assign(mode=self.mode, variant=self.variant)
     col = "value_authors" if self.mode == "paper" else "value"  # paper mode: what the authors' parser read
     wide = long.pivot_table(index="reading_id", columns="feature", values=col, aggfunc="first", dropna=False)
@@ -182,13 +185,14 @@ def augment_mode(llm: LLM, rows: pd.DataFrame, features: list[FeatureSpec], ack:
                  concurrency: int | None = None, # calls in flight for remote endpoints (default: `LLM.parallelism`)
                  max_chars: int = 0, # cut each ACK answer to this many characters in prompts (0: whole answers)
                  without_findings: bool = False, # clean mode: also variant 'nofindings' (the ACK, the report's FINDINGS and IMPRESSION left out)
+                 attempts: int = 1, # paper mode: boolean calls asked up to this many times while a numbered line is missing
                 ) -> pd.DataFrame:
     "Long values of one mode over dallm's cohort rows: variants 'ack', 'ablation' and, if asked, 'nofindings' (`Augmenter.values_` stacked)."
     variants = ["ack", "ablation"] + (["nofindings"] if without_findings and mode == "clean" else [])
     out = []
     for v in variants:
         a = Augmenter(llm=llm, mode=mode, variant=v, ack=ack, features=features, ack_chars=max_chars, sex_col="gender",
-                      id_col="reading_id", concurrency=concurrency, seed=seed)
+                      id_col="reading_id", concurrency=concurrency, seed=seed, paper_attempts=attempts)
         a.fit(rows).transform(rows)
         out.append(a.values_)
     return pd.concat(out, ignore_index=True)

@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 from .cohort import LABEL_COLS, LESIONS, VITALS, split_paper
 from .config import InputError
 from .models import MODEL_NAMES, MultiLabelModel
+from .pipeline import save_figure
 from .stats import bootstrap_ci, bootstrap_diff, corrected_ttest, delong_test, holm, micro_metric
 
 # %% auto #0
@@ -596,7 +597,7 @@ def plot_top_features(imp: pd.DataFrame, lesion: str = "enlarged_cardiac_silhoue
         ax.tick_params(labelsize=7)
     fig.suptitle(f"Top features for {LESIONS[lesion]}", fontsize=11)
     fig.tight_layout()
-    if path: fig.savefig(path, dpi=110, bbox_inches="tight")
+    if path: save_figure(fig, path)
     return fig
 
 # %% ../nbs/04_evaluate.ipynb #f3e065fb
@@ -653,5 +654,5 @@ def plot_relevance_panels(corr: pd.DataFrame, title: str, path: Path | str | Non
     g = sns.catplot(data=d, x="pearson_r", y="model", hue="rating", row="lesion", col="relevance_group",
                     col_order=["high", "low"], kind="bar", height=2.2, aspect=1.6)
     g.set_titles("{row_name}: {col_name} relevance"); g.figure.suptitle(title, y=1.01)
-    if path: g.figure.savefig(path, dpi=110, bbox_inches="tight")
+    if path: save_figure(g.figure, path)
     return g.figure

@@ -19,6 +19,7 @@ from .cohort import PAPER_CHARS, VITALS, paper_clean_report, paper_lesions
 from .config import InputError
 from .llm import LLM, LLMUnavailable, LLMCallError, failed, get_llm, ledger_frame, models_table
 from .parse import paper_first_token, parse_value, parse_vitals, vitals_schema
+from .pipeline import save_figure
 
 # %% auto #0
 __all__ = ['PAPER_FEATURE_NAMES', 'PAPER_TEMPLATES', 'GPT_SYSTEM', 'GPT_USER', 'GPT_N', 'CLEAN_SYSTEM', 'CLEAN_FEATURE_NAMES',
@@ -256,7 +257,7 @@ def plot_values(values: pd.DataFrame, df: pd.DataFrame, path: Path | str | None 
                     height=3.2, aspect=1.1, sharex=False, fliersize=1.5)
     g.set_titles("{col_name}"); g.set_axis_labels("z-score (real mean / SD)", "")
     g.figure.suptitle("Experiment 1: generated vs real values", y=1.02)
-    if path: g.figure.savefig(path, dpi=110, bbox_inches="tight")
+    if path: save_figure(g.figure, path)
     return g.figure
 
 # %% ../nbs/01_experiment1_mse.ipynb #dfb8e485

@@ -12,7 +12,7 @@ import seaborn as sns
 from .cohort import LABEL_COLS, LESIONS, VITALS, keyword_auroc, vitals_auroc
 from .config import InputError
 from .knowledge import PAPER_CHUNKING, chunk_documents
-from .pipeline import Chapter
+from .pipeline import Chapter, save_figure
 from .synth import SynthSpec, synthesize, write_raw
 
 # %% auto #0
@@ -100,7 +100,7 @@ def plot_vitals_by_lesion(df: pd.DataFrame, # tidy cohort
     for ax in g.axes.flat: ax.tick_params(axis="x", labelrotation=30, labelbottom=True)
     g.figure.subplots_adjust(hspace=0.5)
     g.figure.suptitle("Triage vitals by lesion (1 = certainty > 0)", y=1.02)
-    if path: g.figure.savefig(path, dpi=110, bbox_inches="tight")
+    if path: save_figure(g.figure, path)
     return g.figure
 
 def _ours_vs_paper(t: pd.DataFrame, horizontal: bool, label: str, title: str, path, size) -> plt.Figure:
@@ -109,7 +109,7 @@ def _ours_vs_paper(t: pd.DataFrame, horizontal: bool, label: str, title: str, pa
     (ax.set_xlabel if horizontal else ax.set_ylabel)(label)
     if horizontal: ax.invert_yaxis()
     ax.set_title(title)
-    if path: ax.figure.savefig(path, dpi=110, bbox_inches="tight")
+    if path: save_figure(ax.figure, path)
     return ax.figure
 
 def plot_prevalence(df: pd.DataFrame, # tidy cohort

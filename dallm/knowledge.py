@@ -48,19 +48,9 @@ def load_bundled_corpus() -> list[Document]:
     return [Document(**d) for d in raw["documents"]]
 
 # %% ../nbs/lib/knowledge.ipynb #0da727cc
-LESION_QUERIES = {"enlarged_cardiac_silhouette": "enlarged cardiac silhouette", "atelectasis": "atelectasis",
-                  "pleural_abnormality": "pleural abnormality", "consolidation": "pulmonary consolidation",
-                  "pulmonary_edema": "pulmonary edema"}
-EXPERT_QUESTIONS = [  # (id, template, fact categories that answer it)
-    ("symptoms", "What are the symptoms associated with {lesion}?", ["symptoms"]),
-    ("causes", "What can cause {lesion}?", ["causes"]),
-    ("patient_symptoms", "What are the patient's symptoms that are relevant for {lesion}?", ["symptoms", "signs"]),
-    ("clinical_signs", "What are the relevant clinical signs for the etiological diagnosis of {lesion}?", ["signs"]),
-    ("laboratory", "What are the relevant laboratory data for the etiological diagnosis of {lesion}?", ["labs"]),
-    ("clinical_characteristics", "What are the relevant clinical characteristics for the etiological diagnosis of {lesion}?",
-     ["signs", "risk_factors"]),
-    ("history", "What are the patient's personal relevant history for {lesion}?", ["risk_factors", "history"]),
-]
+_EXPERT_FILE = yaml.safe_load(resources.files("dallm").joinpath("data/expert_questions.yaml").read_text(encoding="utf-8"))
+LESION_QUERIES = dict(_EXPERT_FILE["lesion_queries"])  # lesion key -> the name put into the questions
+EXPERT_QUESTIONS = [(q["id"], q["template"], list(q["facts"])) for q in _EXPERT_FILE["questions"]]  # (id, template, fact categories)
 RETRIEVAL_QUESTIONS = [
     ("definition", "What is {lesion}?", ["definition"]),
     ("symptoms", "What are the symptoms of {lesion}?", ["symptoms"]),

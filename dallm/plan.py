@@ -292,7 +292,8 @@ def plan_augment(p: dict, df: pd.DataFrame, chunks, settings: Settings, cache, *
     for m in modes:
         values_m.phase = f"values ({m}, ACK and ablation" + (", without findings)" if m == "clean" and p.get("without_findings", True) else ")")
         augment_mode(values_m, rows, features[m], ack, m, seed=settings.seed, max_chars=p.get("ack_chars", 300),
-                     without_findings=p.get("without_findings", True))
+                     without_findings=p.get("without_findings", True),
+                     attempts=p.get("paper_attempts", 10))  # stand-in answers: every attempt counted, an upper bound
     return list(models.values())
 
 # %% ../nbs/lib/plan.ipynb #183ce74d

@@ -157,6 +157,29 @@ def test_feature_tables_are_what_04_reads(ack, features, rows, tmp_path, synth79
     assert X[booleans].notna().all().all()  # the authors' parser never leaves a boolean missing (unparseable -> False)
 
 
+def test_paper_booleans_asked_again_while_a_line_is_missing(ack, features, rows, tmp_path):
+    """The authors' loop: a boolean reply without one numbered line per feature failed their assert and was asked again
+    (here with the next seed), up to 10 times. The first attempt is the single-attempt call (from the cache); a call stops
+    at its first complete reply; the attempts are recorded."""
+    llm = get_llm(cache=tmp_path / "c.sqlite")
+    fs = mode_features({"x": features[:3]}, features[3:], "paper")
+    groups = make_groups(fs, ack)
+    once = run_values(llm, rows, groups, "paper", seed=0)
+    hits = llm.ledger.cache_hits
+    again = run_values(llm, rows, groups, "paper", seed=0, attempts=4)
+    booleans = {f.key for f in fs if f.type != "numeric"}
+    calls = lambda d: d[d["feature"].isin(booleans)].groupby(["reading_id", "group"]).agg(
+        attempts=("attempts", "max"), incomplete=("missing", lambda m: m.str.startswith("no '").any()))
+    c1, c4 = calls(once), calls(again)
+    assert (c1["attempts"] == 1).all() and c4["attempts"].between(1, 4).all()
+    assert llm.ledger.cache_hits - hits >= len(c1)                         # every first attempt came from the cache
+    assert (c4.loc[~c1["incomplete"], "attempts"] == 1).all()              # a complete first reply is kept
+    assert (c4.loc[c1["incomplete"], "attempts"] >= 2).all()               # an incomplete one is asked again
+    assert not c4.loc[c4["attempts"] < 4, "incomplete"].any()              # and stops at the first complete reply
+    print(f"{int(c1['incomplete'].sum())} of {len(c1)} first replies incomplete; after up to 4 attempts "
+          f"{int(c4['incomplete'].sum())}")
+
+
 def test_build_ack_on_the_real_store(synth799, tmp_path):
     from dallm.embed import MiniLMEmbeddings
     from dallm.knowledge import chunk_documents, load_bundled_corpus
