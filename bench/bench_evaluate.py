@@ -51,7 +51,7 @@ def one(model, protocol, repeats, max_epochs):
     from dallm.evaluate import run_grid
     df, fsets = feature_sets()
     t0 = time.perf_counter()
-    res = run_grid(fsets, df, [model], [protocol], "paper", repeats=repeats, folds=5, seed=0, tabnet_max_epochs=max_epochs, clean_repeats=max(1, repeats // 5))
+    res = run_grid(fsets, df, [model], [protocol], "stated", repeats=repeats, folds=5, seed=0, tabnet_max_epochs=max_epochs, clean_repeats=max(1, repeats // 5))
     wall = time.perf_counter() - t0
     epochs = [e for r in res for e in r.epochs if e]
     print(json.dumps({"model": model, "protocol": protocol, "seconds": wall,

@@ -216,7 +216,7 @@ def _fit_split(Xa, Y, groups, split, model, params, seed, tabnet_max_epochs, pro
             [f"repeat {r} fold {k}: {e}" for e in m.events_], m.epochs_, m.steps_)
 
 def cross_validate(X: pd.DataFrame, Y: np.ndarray, groups: np.ndarray, splits: list, model: str, *, feature_set: str,
-                   protocol: str, params: str = "paper", seed: int = 0, tabnet_max_epochs: int = 1000,
+                   protocol: str, params: str = "stated", seed: int = 0, tabnet_max_epochs: int = 1000,
                    n_jobs: int = 2, # parallel fits (processes); each fit then uses one thread
                    augment: str = "", # training-row augmentation (`TRAIN_AUGMENT`)
                    tabnet_authors: bool = False, # TabNet as the authors called it
@@ -234,7 +234,7 @@ def cross_validate(X: pd.DataFrame, Y: np.ndarray, groups: np.ndarray, splits: l
 
 # %% ../nbs/04_evaluate.ipynb #f18ee971
 def run_grid(fsets: dict[str, pd.DataFrame], df: pd.DataFrame, models: list[str], protocols: list[str],
-             params: str = "paper", *, repeats: int = 10, folds: int = 5, seed: int = 0,
+             params: str = "stated", *, repeats: int = 10, folds: int = 5, seed: int = 0,
              tabnet_max_epochs: int = 1000, clean_repeats: int | None = None, n_jobs: int = 2,
              tabnet_authors: bool = True, # paper protocol: TabNet as the authors called it
              paper_params: str | None = None, # hyper-parameters of the paper protocol (None: `params`)
@@ -528,7 +528,7 @@ def evaluate_feature_sets(feature_sets: dict[str, pd.DataFrame], # name -> featu
                           protocols: list[str] = ("clean",), # "clean" and/or "paper" (needs the cohort's No Finding column)
                           contrasts: list[str] | None = None, # "A vs B" (default: every set vs original)
                           references: list[str] = (), # reference predictors (`REFERENCE_PREDICTORS`; labels needs report)
-                          params: str = "paper", paper_params: str | None = None, folds: int = 5, clean_repeats: int = 1,
+                          params: str = "stated", paper_params: str | None = None, folds: int = 5, clean_repeats: int = 1,
                           repeats: int = 10, n_boot: int = 1000, seed: int = 0, tabnet_max_epochs: int = 1000, n_jobs: int = 2,
                          ) -> Evaluation:
     "Cross-validate, score and contrast feature sets under the clean (and/or paper) protocol: what chapter 04 reports."
@@ -546,7 +546,7 @@ def evaluate_feature_sets(feature_sets: dict[str, pd.DataFrame], # name -> featu
     return Evaluation(results, scores, ct, summary)
 
 # %% ../nbs/04_evaluate.ipynb #3d1e5359
-def lesion_importance(X: pd.DataFrame, Y: np.ndarray, tr: np.ndarray, te: np.ndarray, model: str, *, params: str = "paper",
+def lesion_importance(X: pd.DataFrame, Y: np.ndarray, tr: np.ndarray, te: np.ndarray, model: str, *, params: str = "stated",
                       seed: int = 0, tabnet_max_epochs: int = 1000, shap_rows: int = 100,
                       groups: np.ndarray | None = None, # patients: TabNet then stops early on training patients (clean protocol)
                      ) -> pd.DataFrame:

@@ -25,10 +25,13 @@ from .config import InputError
 LESION_KEYS = list(LESIONS)
 
 # %% auto #0
-__all__ = ['LESION_KEYS', 'PAPER_PARAMS', 'MODEL_NAMES', 'LEARNERS', 'EXPECTED_FAILED_CHECKS', 'Learner', 'noisy_copies',
-           'MultiLabelModel', 'failed_checks']
+__all__ = ['LESION_KEYS', 'HYPERPARAMS', 'HYPERPARAM_ALIASES', 'PAPER_PARAMS', 'MODEL_NAMES', 'LEARNERS',
+           'EXPECTED_FAILED_CHECKS', 'Learner', 'noisy_copies', 'MultiLabelModel', 'failed_checks']
 
 # %% ../nbs/lib/models.ipynb #c237afd6
+HYPERPARAMS = {"stated": "the values the paper's text states (`PAPER_PARAMS`)",
+               "library": "the libraries' own defaults, which the authors' code ran"}
+HYPERPARAM_ALIASES = {"paper": "stated", "defaults": "library"}  # the values' names before 2026-12-07, still accepted
 PAPER_PARAMS = {
     "decision_tree": {"max_depth": 10},
     "random_forest": {"n_estimators": 100, "criterion": "gini"},
@@ -144,7 +147,7 @@ class MultiLabelModel(ClassifierMixin, BaseEstimator):
     checks them and sets the fitted state (names ending in `_`), so `clone`, `get_params`, pipelines and
     `permutation_importance` take it as it is."""
     def __init__(self, name: str = "random_forest", # decision_tree | random_forest | xgboost | tabnet
-                 params: str = "paper", # "paper" (the paper's stated hyper-parameters) or "defaults" (the library's)
+                 params: str = "stated", # "stated" (the paper's text) or "library" (the libraries' defaults): `HYPERPARAMS`
                  seed: int = 0,
                  tabnet_max_epochs: int = 1000,
                  tabnet_patience: int = 100,
@@ -180,8 +183,9 @@ class MultiLabelModel(ClassifierMixin, BaseEstimator):
 @patch
 def _check_params(self: MultiLabelModel):
     if self.name not in LEARNERS: raise InputError(f"MultiLabelModel: unknown model '{self.name}'; use one of {list(LEARNERS)}")
-    if self.params not in ("paper", "defaults"):
-        raise InputError(f"MultiLabelModel: params must be 'paper' or 'defaults', not {self.params!r}")
+    if HYPERPARAM_ALIASES.get(self.params, self.params) not in HYPERPARAMS:
+        raise InputError(f"MultiLabelModel: params must be 'stated' (the paper's text) or 'library' (the libraries' defaults), "
+                         f"not {self.params!r}")
     if self.augment not in ("", "smote", "noise", "per_lesion"):
         raise InputError(f"MultiLabelModel: augment {self.augment!r}: use '', 'smote', 'noise' or 'per_lesion'")
 
@@ -220,7 +224,7 @@ def fit(self: MultiLabelModel, X, y, groups=None) -> MultiLabelModel:
     if not self.active_.any(): return self
     Ya = Y[:, self.active_]
     if Ya.shape[1] == 1 and self.learner.multi_output: Ya = Ya.ravel()  # one label: a binary model
-    hp = dict(PAPER_PARAMS[self.name]) if self.params == "paper" else {}
+    hp = dict(PAPER_PARAMS[self.name]) if HYPERPARAM_ALIASES.get(self.params, self.params) == "stated" else {}
     if self.augment == "noise": X, Ya, groups = noisy_copies(X, Ya, groups, self.seed)
     if self.augment in ("smote", "per_lesion"):
         self.model_ = _PerLesion(self, X, Ya.reshape(len(X), -1), hp, groups, smote=self.augment == "smote")

@@ -166,8 +166,8 @@ def test_authors_tabnet_takes_no_gradient_step_below_1024_rows():
     """pytorch-tabnet 4.x: batch 1024 with drop_last=True gives zero steps on a smaller training set."""
     rng = np.random.default_rng(0)
     X = rng.normal(size=(400, 4)); Y = np.column_stack([(X[:, 0] > 0).astype(int)] * 5)  # feature 0 decides every label
-    authors = MultiLabelModel("tabnet", "paper", 0, tabnet_max_epochs=20, tabnet_authors=True).fit(X, Y)
-    ours = MultiLabelModel("tabnet", "paper", 0, tabnet_max_epochs=20, tabnet_valid=False).fit(X, Y)
+    authors = MultiLabelModel("tabnet", "stated", 0, tabnet_max_epochs=20, tabnet_authors=True).fit(X, Y)
+    ours = MultiLabelModel("tabnet", "stated", 0, tabnet_max_epochs=20, tabnet_valid=False).fit(X, Y)
     assert authors.steps_ == 0 and ours.steps_ == 20  # 400 rows: one (partial) batch of 1024 per epoch, kept
     auc = lambda m: roc_auc_score(Y[:, 0], m.predict_proba(X)[:, 0])
     assert auc(ours) > 0.9 and auc(authors) < 0.75, (auc(ours), auc(authors))
@@ -262,10 +262,10 @@ def test_smote_and_noise_touch_training_rows_only(df):
     X0, Y, g = original_features(df).to_numpy(float), df[LABEL_COLS].to_numpy(int), df["subject_id"].to_numpy()
     (_, _, tr, te), = clean_splits(Y, g, 3, 1, 0)[:1]
     for aug, grown in (("smote", lambda y: len(tr) + abs(len(y) - 2 * y.sum())), ("per_lesion", lambda y: len(tr))):
-        m = MultiLabelModel("decision_tree", "paper", 0, augment=aug).fit(X0[tr], Y[tr], g[tr])
+        m = MultiLabelModel("decision_tree", "stated", 0, augment=aug).fit(X0[tr], Y[tr], g[tr])
         assert [t.tree_.n_node_samples[0] for t in m.model_.models] == [grown(Y[tr, j]) for j in range(5)]
         assert m.predict_proba(X0[te]).shape == (len(te), 5)
-    noisy = MultiLabelModel("decision_tree", "paper", 0, augment="noise").fit(X0[tr], Y[tr], g[tr])
+    noisy = MultiLabelModel("decision_tree", "stated", 0, augment="noise").fit(X0[tr], Y[tr], g[tr])
     assert noisy.model_.tree_.n_node_samples[0] == 2 * len(tr)
     res = run_grid({"original_smote": original_features(df)}, df, ["decision_tree"], ["clean"], repeats=1, folds=3)[0]
     assert sorted(res.preds["pos"]) == list(range(len(df)))   # every reading predicted once, out of fold
