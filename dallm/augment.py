@@ -125,7 +125,8 @@ def build_ack(docs: list[Document], chunks: list[Chunk], lesions: list[str], que
 # %% ../nbs/03_augment.ipynb #e04e3230
 def write_ack(ack: Ack, folder: Path | str) -> list[Path]:
     "The ACK as `ack.json` (for code) and `ack.md` (for people), in `folder`."
-    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
     (folder / "ack.json").write_text(ack.model_dump_json(indent=1), encoding="utf-8")
     out = [f"# Augmented clinical knowledge\n\nModel `{ack.model}`, configuration `{ack.config}`, k={ack.k}, made {ack.created}.\n"]
     for l in dict.fromkeys(a.lesion for a in ack.answers):
@@ -213,7 +214,8 @@ def label_neighbours(names: list[str]) -> pd.DataFrame:
     "Per name: the nearest label term by MiniLM cosine, its lesion and the cosine."
     if not names: return pd.DataFrame(columns=["name", "nearest_label", "lesion", "cosine"])
     emb, terms, T = _label_vectors()
-    v = emb.encode(list(names)); s = (v / np.linalg.norm(v, axis=1, keepdims=True)) @ T.T
+    v = emb.encode(list(names))
+    s = (v / np.linalg.norm(v, axis=1, keepdims=True)) @ T.T
     j = s.argmax(axis=1)
     return pd.DataFrame({"name": list(names), "nearest_label": [terms[k][1] for k in j], "lesion": [terms[k][0] for k in j],
                          "cosine": s[np.arange(len(j)), j].round(3)})
@@ -235,7 +237,9 @@ def merge_features(*lists: list[FeatureSpec]) -> list[FeatureSpec]:
     "Deduplicate by column key across lists (lesions): the first spec wins; lesions, questions and chunk ids are unioned."
     out: dict[str, FeatureSpec] = {}
     for f in (f for lst in lists for f in lst):
-        if f.key not in out: out[f.key] = f.model_copy(deep=True); continue
+        if f.key not in out:
+            out[f.key] = f.model_copy(deep=True)
+            continue
         g = out[f.key]
         for a in ("lesions", "questions", "chunk_ids"): setattr(g, a, list(dict.fromkeys(getattr(g, a) + getattr(f, a))))
     return list(out.values())
@@ -482,7 +486,8 @@ def parse_clean_values(answer, features: list[FeatureSpec]) -> list[dict]:
     for f in features:
         a = answer.get(f.key)
         if not isinstance(a, dict) or "value" not in a:
-            out.append(dict(feature=f.key, value=np.nan, reason="", missing="no answer for this feature")); continue
+            out.append(dict(feature=f.key, value=np.nan, reason="", missing="no answer for this feature"))
+            continue
         v, why = _clean_value(f, a.get("value"))
         out.append(dict(feature=f.key, value=v, reason=str(a.get("reason", "")).strip(), missing=why))
     return out
@@ -646,7 +651,8 @@ def feature_tables(long: pd.DataFrame, features: list[FeatureSpec], mode: str) -
 
 def write_feature_tables(tables: dict[str, pd.DataFrame], folder: Path | str) -> list[Path]:
     "Each table as `<folder>/<name>.parquet` with a reading_id column; columns with no value at all are dropped (and named)."
-    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
     out = []
     for name, t in tables.items():
         empty = [c for c in t.columns if t[c].isna().all()]
@@ -681,7 +687,8 @@ def leakage_audit(tables: dict[str, pd.DataFrame], # feature tables indexed by r
             for lab in LABEL_COLS:
                 t = y[lab].to_numpy()[ok]
                 if ok.sum() >= 4 and len(np.unique(t)) == 2 and len(np.unique(x[ok])) > 1:
-                    a = roc_auc_score(t, x[ok]); a = max(a, 1 - a)
+                    a = roc_auc_score(t, x[ok])
+                    a = max(a, 1 - a)
                     if not a <= best[0]: best = (a, lab.removeprefix("label_"))
             rows.append({"table": name, "feature": c, "readings": int(ok.sum()), "best_label": best[1], "auroc": best[0],
                          "flagged": bool(best[0] >= threshold), "name_rule": leaks.get(c, "")})
@@ -690,7 +697,8 @@ def leakage_audit(tables: dict[str, pd.DataFrame], # feature tables indexed by r
 # %% ../nbs/03_augment.ipynb #5b0e7a21
 def _auc_rows(Y: np.ndarray, r: np.ndarray) -> np.ndarray:
     "AUROC of scores with ranks `r` for each row of binary labels `Y` (Mann-Whitney; NaN where a row has one class)."
-    n1 = Y.sum(1); n0 = Y.shape[1] - n1
+    n1 = Y.sum(1)
+    n0 = Y.shape[1] - n1
     with np.errstate(invalid="ignore", divide="ignore"):
         return (Y @ r - n1 * (n1 + 1) / 2) / (n1 * n0)
 
@@ -792,7 +800,9 @@ def plot_feature_values(long: pd.DataFrame, features: dict[str, list[FeatureSpec
     for ax, m in zip(axes[0], modes):
         s = d[d["mode"] == m].groupby("feature")["value"].mean().sort_values().tail(top)
         ax.barh([k.removeprefix("f_").replace("_", " ")[:32] for k in s.index], s.to_numpy())
-        ax.set_xlim(0, 1); ax.set_title(f"{m}: share True (top {top})", fontsize=10); ax.tick_params(labelsize=7)
+        ax.set_xlim(0, 1)
+        ax.set_title(f"{m}: share True (top {top})", fontsize=10)
+        ax.tick_params(labelsize=7)
     fig.tight_layout()
     if path: save_figure(fig, path)
     return fig

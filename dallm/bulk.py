@@ -45,7 +45,9 @@ def run_bulk(fn: Callable[[Any], Any], items: Iterable, # `fn(item)` for every i
     n_failed = n_ok = 0
     def settle(i: int, get: Callable[[], Any]) -> None:
         nonlocal n_failed, n_ok
-        try: out[i] = get(); n_ok += 1
+        try:
+            out[i] = get()
+            n_ok += 1
         except catch as e:
             out[i], n_failed = Failed(str(e)[:500]), n_failed + 1
             bar.set_postfix(failed=n_failed, refresh=False)
@@ -96,9 +98,12 @@ class RateLimiter:
                 now = self.clock()
                 dt = self._free_at(now, tokens)
                 if dt <= 0:
-                    self._log.append((now, tokens)); self._tokens += tokens; self.waited += waited
+                    self._log.append((now, tokens))
+                    self._tokens += tokens
+                    self.waited += waited
                     return waited
-            self.sleep(dt); waited += dt
+            self.sleep(dt)
+            waited += dt
 
 # %% ../nbs/lib/bulk.ipynb #0bdf3969
 def retry_after(headers: Mapping[str, str] | None, # response headers (any case)

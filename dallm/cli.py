@@ -65,7 +65,8 @@ def cohort_load(root: str = None, # raw folder with your MIMIC/REFLACX copies, a
     check(seed >= 0, "--seed", seed, "a whole number >= 0")
     from dallm.loader import load_cohort
     res = load_cohort(root, reports_root, seed)
-    out = Path(out); out.parent.mkdir(parents=True, exist_ok=True)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".csv": res.cohort.to_csv(out, index=False)
     else: res.cohort.to_parquet(out, index=False)
     res.cleaning.to_csv(out.with_name(out.stem + "_cleaning_log.csv"), index=False)
@@ -169,7 +170,8 @@ def write_run_times(records: list[dict], # this run's records
     new = pd.DataFrame(records)
     old = pd.read_csv(path) if path.is_file() else new.iloc[:0]
     t = pd.concat([old[~old["notebook"].isin(new["notebook"])], new], ignore_index=True).sort_values("notebook")
-    path.parent.mkdir(parents=True, exist_ok=True); t.to_csv(path, index=False)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    t.to_csv(path, index=False)
     return t
 
 # %% ../nbs/lib/cli.ipynb #73a120d8
@@ -180,9 +182,12 @@ def _plan_before(settings, chapters: list[str]):
     if not wanted: return None
     try: t = run_plan(chapters=wanted, settings=settings)
     except Exception as e:  # a plan is a forecast: never a reason not to run
-        print(f"(no plan: {type(e).__name__}: {e})", file=sys.stderr); return None
-    out = settings.path("results_dir", settings.profile); out.mkdir(parents=True, exist_ok=True)
-    t.to_csv(out / "plan.csv", index=False); (out / "plan.md").write_text(plan_markdown(t), encoding="utf-8")
+        print(f"(no plan: {type(e).__name__}: {e})", file=sys.stderr)
+        return None
+    out = settings.path("results_dir", settings.profile)
+    out.mkdir(parents=True, exist_ok=True)
+    t.to_csv(out / "plan.csv", index=False)
+    (out / "plan.md").write_text(plan_markdown(t), encoding="utf-8")
     tot = t[["calls", "cached", "cost_usd", "hours"]].sum()
     print(f"plan: {tot['calls']:.0f} model calls ({tot['cached']:.0f} cached), ${tot['cost_usd']:.2f}, about "
           f"{tot['hours']:.1f} h of model time ({out / 'plan.md'})", file=sys.stderr, flush=True)
@@ -218,7 +223,8 @@ def reproduce(profile: str = None, # parameter profile: params/<profile>.yaml (d
         unknown = wanted - {p.stem for p in nbs}
         if unknown: raise InputError(f"--only: no notebook(s) {sorted(unknown)} in nbs/ ({[p.stem for p in nbs]})")
         nbs = [p for p in nbs if p.stem in wanted]
-    runs = settings.path("runs_dir", profile); runs.mkdir(parents=True, exist_ok=True)
+    runs = settings.path("runs_dir", profile)
+    runs.mkdir(parents=True, exist_ok=True)
     planned = _plan_before(settings, [p.stem for p in nbs])
     records = []
     for k, nb in enumerate(nbs, 1):
@@ -246,7 +252,8 @@ def plan(profile: str = None, # parameter profile: params/<profile>.yaml (defaul
     from dallm.plan import plan_markdown, plan_vs_actual, read_ledgers, run_plan
     settings = get_settings(profile=profile, llm=llm)
     t = run_plan(concurrency=concurrency, latency=latency, settings=settings)
-    out = settings.path("results_dir", settings.profile); out.mkdir(parents=True, exist_ok=True)
+    out = settings.path("results_dir", settings.profile)
+    out.mkdir(parents=True, exist_ok=True)
     name = "plan" + (f"_{re.sub(r'[^A-Za-z0-9.-]+', '_', llm)}" if llm else "")
     t.to_csv(out / f"{name}.csv", index=False)
     (out / f"{name}.md").write_text(md := plan_markdown(t), encoding="utf-8")
@@ -344,7 +351,8 @@ def main(argv: list[str] | None = None # arguments (default: sys.argv[1:])
             args = vars(anno_parser(func, prog="dallm " + " ".join(key)).parse_args(argv[len(key):]))
             try: out = func(**{k: v for k, v in args.items() if k in inspect.signature(func).parameters})
             except InputError as e:
-                print(f"dallm: {e}", file=sys.stderr); return 2
+                print(f"dallm: {e}", file=sys.stderr)
+                return 2
             if func is reproduce and any(r["status"] != "ok" for r in out): return 1
             return 0
     print(_usage(), file=sys.stderr if argv else sys.stdout)

@@ -112,7 +112,8 @@ def check_features(X: pd.DataFrame, # candidate feature table (index or column r
     if "reading_id" in X.columns: X = X.set_index("reading_id")
     if X.index.name != "reading_id" and not X.index.astype(str).isin(df["reading_id"]).any():
         raise InputError(f"{source}: no 'reading_id' column or index")
-    X = X.copy(); X.index = X.index.astype(str)
+    X = X.copy()
+    X.index = X.index.astype(str)
     if X.index.duplicated().any(): raise InputError(f"{source}: duplicate reading_id values, e.g. {X.index[X.index.duplicated()][:3].tolist()}")
     ids = pd.Index(df["reading_id"].astype(str))
     missing, extra = ids.difference(X.index), X.index.difference(ids)
@@ -181,7 +182,8 @@ def multilabel_metrics(Y: np.ndarray, P: np.ndarray, threshold: float = 0.5) -> 
 
 def paper_metrics(Y: np.ndarray, P: np.ndarray) -> dict[str, float]:
     "The authors' metrics on hard 0/1 predictions: micro accuracy, AUROC, precision, F1, recall, and their 'P-value'."
-    H = (P >= 0.5).astype(int); y, h = Y.ravel(), H.ravel()
+    H = (P >= 0.5).astype(int)
+    y, h = Y.ravel(), H.ravel()
     with warnings.catch_warnings():  # constant inputs give NaN, as theirs would
         warnings.simplefilter("ignore", RuntimeWarning)
         p_authors = float(stats.ttest_ind(y, h).pvalue)  # labels against predictions, both flattened: not a comparison with Original
@@ -207,7 +209,8 @@ class CVResult:
 def _fit_split(Xa, Y, groups, split, model, params, seed, tabnet_max_epochs, protocol, threads, augment="", tabnet_authors=False):
     r, k, tr, te = split
     if model == "tabnet":
-        import torch; torch.set_num_threads(threads)
+        import torch
+        torch.set_num_threads(threads)
     m = MultiLabelModel(model, params, seed + r, tabnet_max_epochs=tabnet_max_epochs, tabnet_valid=(protocol == "clean"),
                         n_jobs=threads, augment=augment, tabnet_authors=tabnet_authors)
     m.fit(Xa[tr], Y[tr], groups[tr])
@@ -290,7 +293,8 @@ def reference_cv(name: str, # a key of `REFERENCE_PREDICTORS`
             Xtr, Xte = _reference_inputs(name, text, tr, te, embeddings)
             for j, l in enumerate(LESION_KEYS):
                 if len(np.unique(Y[tr, j])) < 2:
-                    events.append(f"repeat {r} fold {k}: {l}: single class in training fold, predicted its prevalence"); continue
+                    events.append(f"repeat {r} fold {k}: {l}: single class in training fold, predicted its prevalence")
+                    continue
                 P[:, j] = LogisticRegression(max_iter=2000, random_state=seed + r).fit(Xtr, Y[tr, j]).predict_proba(Xte)[:, 1]
         preds.append(pd.DataFrame(P, columns=LESION_KEYS).assign(repeat=r, fold=k, pos=te))
     return CVResult(name, "prevalence" if name == "prevalence" else "logreg", "clean", [] if name == "prevalence" else ["report"],
@@ -307,7 +311,8 @@ def predictions_frame(results: list[CVResult], df: pd.DataFrame) -> pd.DataFrame
 # %% ../nbs/04_evaluate.ipynb #4cf0ddb1
 def _oof(res: CVResult, n: int) -> np.ndarray:
     P = res.preds.groupby("pos")[LESION_KEYS].mean()
-    out = np.full((n, len(LESION_KEYS)), np.nan); out[P.index.to_numpy()] = P.to_numpy()
+    out = np.full((n, len(LESION_KEYS)), np.nan)
+    out[P.index.to_numpy()] = P.to_numpy()
     return out
 
 def n_relevant(imp: np.ndarray, features: list[str]) -> int:
@@ -322,7 +327,8 @@ def _score_cell(r: CVResult, base: CVResult | None, Y, groups, n, n_boot, seed) 
         rec.update({k: float(np.mean([d[k] for d in per])) for k in per[0]})
         rec.update({f"{k}_sd": float(np.std([d[k] for d in per])) for k in per[0]})
         return rec
-    P = _oof(r, n); ok = ~np.isnan(P).any(1)
+    P = _oof(r, n)
+    ok = ~np.isnan(P).any(1)
     rec.update(multilabel_metrics(Y[ok], P[ok]))
     for k in ("auroc", "f1"):
         rec[f"{k}_lo"], rec[f"{k}_hi"] = bootstrap_ci(Y[ok], P[ok], groups[ok], k, n_boot, seed=seed)
@@ -429,13 +435,15 @@ def _fold_metric(res: CVResult, Y: np.ndarray, metric: str) -> dict:
     return {key: micro_metric(Y[g["pos"].to_numpy()], g[LESION_KEYS].to_numpy(), metric) for key, g in res.preds.groupby(["repeat", "fold"])}
 
 def _contrast(a: CVResult, b: CVResult, Y, groups, n, n_boot, seed) -> dict:
-    Pa, Pb = _oof(a, n), _oof(b, n); ok = ~(np.isnan(Pa).any(1) | np.isnan(Pb).any(1))
+    Pa, Pb = _oof(a, n), _oof(b, n)
+    ok = ~(np.isnan(Pa).any(1) | np.isnan(Pb).any(1))
     rec = {"auroc_macro": micro_metric(Y[ok], Pa[ok], "auroc_macro"), "ref_auroc_macro": micro_metric(Y[ok], Pb[ok], "auroc_macro")}
     rec["d_macro"], rec["d_macro_lo"], rec["d_macro_hi"], rec["p_boot"] = bootstrap_diff(
         Y[ok], Pa[ok], Pb[ok], groups[ok], "auroc_macro", n_boot=n_boot, seed=seed, p_method="normal")   # no 2/(n_boot+1) floor: a family needs it
     rec["d_micro"] = micro_metric(Y[ok], Pa[ok]) - micro_metric(Y[ok], Pb[ok])
     fa, fb = _fold_metric(a, Y, "auroc_macro"), _fold_metric(b, Y, "auroc_macro")
-    keys = sorted(set(fa) & set(fb)); n_te = a.preds.groupby(["repeat", "fold"]).size().mean()
+    keys = sorted(set(fa) & set(fb))
+    n_te = a.preds.groupby(["repeat", "fold"]).size().mean()
     rec["p_ttest"] = corrected_ttest([fa[k] - fb[k] for k in keys], n - n_te, n_te) if keys else np.nan
     return rec
 
@@ -452,10 +460,14 @@ def contrast_table(results: list[CVResult], df: pd.DataFrame, contrasts: list[st
     for a, b in parse_contrasts(contrasts):
         base = {"contrast": f"{a} vs {b}", "feature_set": a, "reference": b}
         missing = [x for x in (a, b) if not models(x)]
-        if missing: rows.append({**base, "note": f"not evaluated under the clean protocol: {', '.join(missing)}"}); continue
+        if missing:
+            rows.append({**base, "note": f"not evaluated under the clean protocol: {', '.join(missing)}"})
+            continue
         for m in models(a):
             mb = m if m in models(b) else (models(b)[0] if len(models(b)) == 1 else None)
-            if mb is None: rows.append({**base, "model": m, "note": f"{b} has no {m} row"}); continue
+            if mb is None:
+                rows.append({**base, "model": m, "note": f"{b} has no {m} row"})
+                continue
             leak = a.startswith("paper_") or b.startswith("paper_")
             rows.append({**base, "model": m, "ref_model": mb, "in_family": not leak,
                          "note": "made in paper mode (labels in the prompt): outside the family" if leak else ""})
@@ -653,6 +665,7 @@ def plot_relevance_panels(corr: pd.DataFrame, title: str, path: Path | str | Non
     d = corr.assign(model=corr["model"].map(MODEL_NAMES).fillna(corr["model"]), lesion=corr["lesion"].map(LESIONS))
     g = sns.catplot(data=d, x="pearson_r", y="model", hue="rating", row="lesion", col="relevance_group",
                     col_order=["high", "low"], kind="bar", height=2.2, aspect=1.6)
-    g.set_titles("{row_name}: {col_name} relevance"); g.figure.suptitle(title, y=1.01)
+    g.set_titles("{row_name}: {col_name} relevance")
+    g.figure.suptitle(title, y=1.01)
     if path: save_figure(g.figure, path)
     return g.figure

@@ -107,7 +107,8 @@ def paper_value(llm: LLM, row: pd.Series, feature: str, template: str, rng: tupl
         if be == "openai":
             outs = llm.sample(GPT_USER.format(context=prompt), k, system=GPT_SYSTEM, temperature=temperature, max_tokens=5, seed=seed)
         else: outs = llm.sample(prompt, k, temperature=local_temperature, max_tokens=5, seed=seed + used)
-        used += k; first = first or (outs[0] if outs else "")
+        used += k
+        first = first or (outs[0] if outs else "")
         for o in outs:
             if (v := _paper_accept(o, feature, rng)) is not None: return dict(value=v, raw=o, samples=used, reason="")
     return dict(value=np.nan, raw=first, samples=used, reason=f"no sample inside the observed range in {used}")
@@ -193,7 +194,9 @@ def _scored(v: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
     v = v.assign(real=[real.at[r, f] for r, f in zip(v["reading_id"], v["feature"])])
     v = v[v["real"].notna()]
     def agg(g):
-        f = g.name[-1]; err = (g["value"] - g["real"]) / sd[f]; ans = g["value"].notna()
+        f = g.name[-1]
+        err = (g["value"] - g["real"]) / sd[f]
+        ans = g["value"].notna()
         imputed = ((g["value"].fillna(mu[f]) - g["real"]) / sd[f]) ** 2
         return pd.Series({"n": len(g), "missing": int((~ans).sum()), "mse_z": float((err[ans] ** 2).mean()) if ans.any() else np.nan,
                           "mse_z_imputed": float(imputed.mean()), "mae": float((g["value"] - g["real"]).abs()[ans].mean()) if ans.any() else np.nan,
@@ -246,7 +249,8 @@ def table2(metrics: pd.DataFrame, # from `value_metrics`
 # %% ../nbs/01_experiment1_mse.ipynb #263df6d1
 def plot_values(values: pd.DataFrame, df: pd.DataFrame, path: Path | str | None = None) -> plt.Figure:
     "Box plots of z-scored generated values per model/mode against the real values, one panel per feature."
-    real = df[VITALS]; mu, sd = real.mean(), real.std()
+    real = df[VITALS]
+    mu, sd = real.mean(), real.std()
     rows = values[values["value"].notna()].copy()
     rows["source"] = rows["model"] + " " + rows["mode"] + np.where(rows["template"].isin(["-", "json"]), "", " " + rows["template"])
     rw = df.melt(value_vars=VITALS, var_name="feature", value_name="value").dropna().assign(source="real")
@@ -255,7 +259,8 @@ def plot_values(values: pd.DataFrame, df: pd.DataFrame, path: Path | str | None 
     order = ["real", *sorted(set(rows["source"]))]
     g = sns.catplot(data=allv, x="z", y="source", col="feature", col_wrap=3, kind="box", order=order, col_order=VITALS,
                     height=3.2, aspect=1.1, sharex=False, fliersize=1.5)
-    g.set_titles("{col_name}"); g.set_axis_labels("z-score (real mean / SD)", "")
+    g.set_titles("{col_name}")
+    g.set_axis_labels("z-score (real mean / SD)", "")
     g.figure.suptitle("Experiment 1: generated vs real values", y=1.02)
     if path: save_figure(g.figure, path)
     return g.figure
@@ -275,7 +280,8 @@ def run_models(names: list[str], rows: pd.DataFrame, ranges: dict, modes: list[s
     for name, ok in zip(avail["name"], avail["available"]):
         if not ok: continue
         try:
-            llm = get_llm(name, settings=settings); llms.append(llm)
+            llm = get_llm(name, settings=settings)
+            llms.append(llm)
             r = rows.head((brief or {}).get(name, len(rows)))
             if "clean" in modes: out.append(values_clean(llm, r, seed))
             if "paper" in modes: out.append(values_paper(llm, r, ranges, templates, rounds, temperature=temperature, seed=seed, local_temperature=local_temperature))

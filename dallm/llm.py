@@ -62,7 +62,8 @@ class LLM:
     def _identity(self) -> dict:
         ident = {"backend": self.spec.backend, "model": self.spec.model}
         if self.spec.backend == "llamacpp":
-            p = gguf_path(self.spec, self.settings); ident.update(file=p.name, bytes=p.stat().st_size)
+            p = gguf_path(self.spec, self.settings)
+            ident.update(file=p.name, bytes=p.stat().st_size)
         if self.spec.backend == "openai": ident["base_url"] = self.spec.base_url or self.settings.openai_base_url
         return ident
 
@@ -75,13 +76,15 @@ class LLM:
                 ev, leader = self._flying.get(key), False
                 if ev is None: ev, leader = self._flying.setdefault(key, threading.Event()), True
             if not leader:
-                ev.wait(); c = self.cache.get(key)  # None if that call failed: then ask ourselves
+                ev.wait()
+                c = self.cache.get(key)  # None if that call failed: then ask ourselves
                 continue
             try:
                 c = run()
                 self.cache.put(key, req, c)  # stored before the waiting threads wake
             except LLMCallError as e:  # failed after its retries: counted, never cached (a rerun asks again)
-                self.ledger.fail(getattr(e, "retries", 0)); raise
+                self.ledger.fail(getattr(e, "retries", 0))
+                raise
             finally:
                 with self._flight: self._flying.pop(key).set()
         self.ledger.add(c, self.spec.price_per_mtok)
@@ -211,7 +214,8 @@ def availability(spec: ModelSpec, settings: Settings | None = None) -> tuple[boo
             if "assemble" in g and not settings.path("cache_dir", "models", g["file"]).is_file():
                 if importlib.util.find_spec(g["assemble"]) is None: return False, f"model '{spec.name}': {spec.install}"
                 return True, ""
-            gguf_path(spec, settings); return True, ""
+            gguf_path(spec, settings)
+            return True, ""
         if spec.backend == "openai":
             if importlib.util.find_spec("httpx") is None: return False, "httpx is not installed: pip install 'dallm[llm]'"
             url = spec.base_url or settings.openai_base_url
@@ -222,7 +226,8 @@ def availability(spec: ModelSpec, settings: Settings | None = None) -> tuple[boo
         if importlib.util.find_spec("transformers") is None or importlib.util.find_spec("torch") is None:
             return False, "transformers and torch are not installed: pip install 'dallm[llm]'"
         if spec.model == "minilm":
-            hf_source(spec); return True, ""
+            hf_source(spec)
+            return True, ""
         if not _hf_cached(spec.model):
             return False, (f"model '{spec.name}': weights for {spec.model} are not in the local Hugging Face cache "
                            f"(download with network access: huggingface-cli download {spec.model})")
@@ -236,7 +241,8 @@ def models_table(names: Iterable[str] | None = None, settings: Settings | None =
     reg = load_registry(settings.root)
     rows = []
     for n in (names or reg):
-        spec = resolve_spec(n, reg); ok, why = availability(spec, settings)
+        spec = resolve_spec(n, reg)
+        ok, why = availability(spec, settings)
         rows.append({"name": n, "backend": spec.backend, "model": spec.model, "paper": spec.paper or "",
                      "available": ok, "reason": why})
     return pd.DataFrame(rows)

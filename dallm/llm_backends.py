@@ -145,7 +145,9 @@ class GreedyGrammarSampler:
         return tok
 
     def __del__(self):
-        if getattr(self, "grammar", None): self.lc.llama_sampler_free(self.grammar); self.grammar = None
+        if getattr(self, "grammar", None):
+            self.lc.llama_sampler_free(self.grammar)
+            self.grammar = None
 
 # %% ../nbs/lib/llm_backends.ipynb #fb6eec2c
 @functools.lru_cache(maxsize=1)
@@ -184,7 +186,9 @@ class LlamaCppBackend:
                   stop=d.get("stop") or None)
         if schema: kw["grammar"] = _llama_grammar(schema)
         with self.lock:
-            t0 = time.perf_counter(); out = self.llm.create_completion(prompt, **kw); dt = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            out = self.llm.create_completion(prompt, **kw)
+            dt = time.perf_counter() - t0
         u = out["usage"]
         return Completion(out["choices"][0]["text"], None, u["prompt_tokens"], u["completion_tokens"], dt)
 
@@ -193,7 +197,9 @@ class LlamaCppBackend:
                   stop=d.get("stop") or None)
         if schema: kw["response_format"] = {"type": "json_object", "schema": schema}
         with self.lock:
-            t0 = time.perf_counter(); out = self.llm.create_chat_completion(messages, **kw); dt = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            out = self.llm.create_chat_completion(messages, **kw)
+            dt = time.perf_counter() - t0
         u = out["usage"]
         return Completion(out["choices"][0]["message"]["content"] or "", None, u["prompt_tokens"], u["completion_tokens"], dt)
 
@@ -259,7 +265,8 @@ class _SchemaRefused(Exception):
     "The endpoint does not take `response_format` of type json_schema."
 
 def _call_error(msg: str, retries: int) -> LLMCallError:
-    e = LLMCallError(msg); e.retries = retries
+    e = LLMCallError(msg)
+    e.retries = retries
     return e
 
 def _api_message(r) -> str:
@@ -323,10 +330,12 @@ def chat(self: OpenAIBackend, messages: list[dict], schema: dict | None, d: dict
         except _SchemaRefused as e:
             with self._lock:
                 if self.json_mode == "json_schema":
-                    self.json_mode = "json_object"; self.stats["json_object_fallback"] += 1
+                    self.json_mode = "json_object"
+                    self.stats["json_object_fallback"] += 1
                     warnings.warn(f"model '{self.spec.name}': {self.base_url} refuses response_format json_schema ({str(e)[:120]}); "
                                   "asking for json_object with the schema in the prompt from now on (registry: response_format: json_object)")
-            ask_json(); continue
+            ask_json()
+            continue
         dt = time.perf_counter() - t0
         retries += tries
         choices = r.get("choices") or []
@@ -410,8 +419,10 @@ class HFCausalBackend(_HFBackend):
         kw = dict(max_new_tokens=d["max_tokens"], do_sample=d["temperature"] > 0, pad_token_id=self.tok.eos_token_id)
         if d["temperature"] > 0: kw.update(temperature=d["temperature"], top_p=d["top_p"])
         with self.lock, torch.no_grad():
-            torch.manual_seed(d["seed"]); t0 = time.perf_counter()
-            out = self.model.generate(**enc, **kw); dt = time.perf_counter() - t0
+            torch.manual_seed(d["seed"])
+            t0 = time.perf_counter()
+            out = self.model.generate(**enc, **kw)
+            dt = time.perf_counter() - t0
         new = out[0, enc["input_ids"].shape[1]:]
         text = self.tok.decode(new, skip_special_tokens=True)
         for s in d.get("stop") or []: text = text.split(s)[0]
@@ -438,7 +449,9 @@ class HFMaskedBackend(_HFBackend):
         if len(pos) == 0: raise InputError(f"model '{self.spec.name}': the prompt has no {self.tok.mask_token} "
                                            "(it may have been truncated: masked LMs read at most 512 tokens)")
         with self.lock, torch.no_grad():
-            t0 = time.perf_counter(); logits = self.model(**enc).logits[0, pos[0, 0]]; dt = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            logits = self.model(**enc).logits[0, pos[0, 0]]
+            dt = time.perf_counter() - t0
         ids = torch.topk(logits, top_k).indices.tolist()
         cands = [self.tok.decode([i]).strip() for i in ids]
         return Completion(cands[0] if cands else "", cands, int(enc["input_ids"].shape[1]), 1, dt)

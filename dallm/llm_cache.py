@@ -40,7 +40,8 @@ class Completion:
 class LLMCache:
     "Content-addressed sqlite cache of model calls."
     def __init__(self, path: Path | str): # sqlite file (created with its folder)
-        self.path = Path(path); self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=60)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -53,7 +54,9 @@ class LLMCache:
         with self._lock:
             row = self._db.execute("SELECT text, parsed, prompt_tokens, completion_tokens, seconds FROM calls WHERE key=?",
                                    (key,)).fetchone()
-        if row is None: self.misses += 1; return None
+        if row is None:
+            self.misses += 1
+            return None
         self.hits += 1
         return Completion(row[0], json.loads(row[1]), row[2], row[3], row[4], cached=True)
 
@@ -110,7 +113,9 @@ class Ledger:
 
     def fail(self, retries: int = 0) -> None:
         "Count one call that failed after `retries` retries."
-        with self._lock: self.failures += 1; self.retries += retries
+        with self._lock:
+            self.failures += 1
+            self.retries += retries
 
     def row(self) -> dict:
         "The counts as a plain dict."

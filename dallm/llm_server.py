@@ -25,7 +25,8 @@ __all__ = ['free_port', 'Server', 'serve']
 def free_port() -> int:
     "A free TCP port on 127.0.0.1."
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0)); return s.getsockname()[1]
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 # %% ../nbs/lib/llm_server.ipynb #f6cb3df4
 class Server:
@@ -35,7 +36,9 @@ class Server:
         if self.proc.poll() is None:
             self.proc.terminate()
             try: self.proc.wait(10)
-            except subprocess.TimeoutExpired: self.proc.kill(); self.proc.wait()
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
     def __enter__(self): return self
     def __exit__(self, *a): self.stop()
 
@@ -57,7 +60,8 @@ def serve(model: str = "smollm2", # a llamacpp registry name or .gguf path
     if importlib.util.find_spec("llama_cpp.server") is None:
         raise LLMUnavailable("llama-cpp-python[server] is not installed (make install)")
     path, port = gguf_path(spec, settings), port or free_port()
-    log = settings.path("cache_dir", "llm", f"server-{port}.log"); log.parent.mkdir(parents=True, exist_ok=True)
+    log = settings.path("cache_dir", "llm", f"server-{port}.log")
+    log.parent.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-c", _SERVER_MAIN, "--model", str(path), "--model_alias", spec.name,
            "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx)]
     for k, v in llama_kwargs(spec=spec).items(): cmd += [f"--{k}", str(v).lower() if isinstance(v, bool) else str(v)]
@@ -68,6 +72,8 @@ def serve(model: str = "smollm2", # a llamacpp registry name or .gguf path
         if proc.poll() is not None:
             raise LLMCallError(f"llama.cpp server exited with code {proc.returncode}; see {log}:\n{log.read_text()[-2000:]}")
         try:
-            urllib.request.urlopen(url + "/models", timeout=2).read(); return Server(proc, url, log)
+            urllib.request.urlopen(url + "/models", timeout=2).read()
+            return Server(proc, url, log)
         except (urllib.error.URLError, ConnectionError, TimeoutError): time.sleep(0.5)
-    proc.terminate(); raise LLMCallError(f"llama.cpp server on {url} did not answer within {wait:.0f}s; see {log}")
+    proc.terminate()
+    raise LLMCallError(f"llama.cpp server on {url} did not answer within {wait:.0f}s; see {log}")

@@ -127,7 +127,9 @@ def read_reports(folder: Path, # folder holding files/pXX/pSUBJECT/sSTUDY.txt
     for rel in rel_paths:
         p = folder / (rel if str(rel).endswith(".txt") else f"{rel}.txt")
         try: texts.append(p.read_bytes().decode("utf-8").replace(SYNTHETIC_MARK + "\n", ""))
-        except FileNotFoundError: missing.append(str(p)); texts.append(None)
+        except FileNotFoundError:
+            missing.append(str(p))
+            texts.append(None)
         except UnicodeDecodeError as e: raise InputError(f"Report {p} is not UTF-8 text ({e}); re-export it as UTF-8.") from None
     if missing: raise InputError(f"{len(missing)} report file(s) missing under {folder}, e.g. {missing[:2]}")
     return pd.Series(texts, index=rel_paths.index, dtype="string")

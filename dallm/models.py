@@ -132,7 +132,9 @@ class _PerLesion:
             y, minority = Y[:, j], int(min(Y[:, j].sum(), len(Y) - Y[:, j].sum()))
             if not smote: Xs, ys = X, y
             elif minority >= 2: Xs, ys = SMOTE(k_neighbors=min(5, minority - 1), random_state=m.seed).fit_resample(X, y)
-            else: Xs, ys = X, y; m.events_.append(f"lesion {j}: {minority} minority row(s), fitted without SMOTE")
+            else:
+                Xs, ys = X, y
+                m.events_.append(f"lesion {j}: {minority} minority row(s), fitted without SMOTE")
             kw = {} if split is None else {"valid": (Xv, Yv[:, [j]])}
             self.models.append(self.learner.fit(Xs, ys if self.learner.multi_output else ys[:, None], dict(hp), m, None, **kw))
             steps.append(m.steps_)

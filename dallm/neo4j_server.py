@@ -67,7 +67,8 @@ def install(home: Path | None = None, # server folder (default: `neo4j_home()`)
 
 def write_conf(home: Path, bolt_port: int = 7687, heap: str = "512m") -> Path:
     "Write `home/conf/neo4j.conf` for a loopback-only server."
-    conf = home / "conf"; conf.mkdir(parents=True, exist_ok=True)
+    conf = home / "conf"
+    conf.mkdir(parents=True, exist_ok=True)
     (conf / "neo4j.conf").write_text(NEO4J_CONF.format(bolt_port=bolt_port, heap=heap, home=home), encoding="utf-8")
     return conf / "neo4j.conf"
 
@@ -93,27 +94,34 @@ def driver(settings: Settings | None = None, timeout: float = 5.0):
 
 def reachable(settings: Settings | None = None) -> bool:
     "True if NEO4J_URI answers."
-    try: driver(settings, timeout=2.0).close(); return True
+    try:
+        driver(settings, timeout=2.0).close()
+        return True
     except InputError: return False
 
 # %% ../nbs/lib/neo4j_server.ipynb #d1889227
 def _pidfile(home: Path) -> Path: return home / "run" / "dallm-neo4j.pid"
 
 def _alive(pid: int) -> bool:
-    try: os.kill(pid, 0); return True
+    try:
+        os.kill(pid, 0)
+        return True
     except OSError: return False
 
 def _answers(s: Settings) -> bool:
     "True if a server listens on NEO4J_URI, whatever it says about the credentials."
     import neo4j
     with neo4j.GraphDatabase.driver(s.neo4j_uri, auth=("", ""), connection_timeout=2.0) as d:
-        try: d.verify_connectivity(); return True
+        try:
+            d.verify_connectivity()
+            return True
         except neo4j.exceptions.AuthError: return True
         except Exception: return False
 
 def status(settings: Settings | None = None) -> dict:
     "Whether the local server process runs and whether NEO4J_URI answers; the password is never shown, only whether it is set."
-    home = neo4j_home(); pf = _pidfile(home)
+    home = neo4j_home()
+    pf = _pidfile(home)
     pid = int(pf.read_text()) if pf.is_file() else None
     s = settings or get_settings()
     return {"uri": s.neo4j_uri, "answers": reachable(s), "local_pid": pid if pid and _alive(pid) else None, "home": str(home),
@@ -149,7 +157,9 @@ def start(wait: float = 180.0, # seconds to wait for the server to answer
     "Start the local Neo4j (installing its jars once) and wait until it answers on NEO4J_URI."
     s = settings or get_settings()
     if reachable(s): return status(s)
-    if not s.neo4j_password: ensure_password(); s = get_settings()
+    if not s.neo4j_password:
+        ensure_password()
+        s = get_settings()
     if not s.neo4j_uri.startswith(("bolt://127.0.0.1", "neo4j://127.0.0.1", "bolt://localhost", "neo4j://localhost")):
         raise InputError(f"NEO4J_URI={s.neo4j_uri} is not local and does not answer; dallm only starts a server on 127.0.0.1")
     port = int(s.neo4j_uri.rsplit(":", 1)[-1]) if s.neo4j_uri.count(":") == 2 else 7687
@@ -178,12 +188,14 @@ def start(wait: float = 180.0, # seconds to wait for the server to answer
                              f"{project_root() / '.env'}. Set NEO4J_PASSWORD to it, or stop the server (dallm neo4j stop) "
                              f"and delete {home / 'data'} (the local database) to start afresh.")
         time.sleep(1.0)
-    stop(); raise InputError(f"Neo4j did not answer on {s.neo4j_uri} within {wait:.0f}s; see {home / 'logs' / 'console.log'}")
+    stop()
+    raise InputError(f"Neo4j did not answer on {s.neo4j_uri} within {wait:.0f}s; see {home / 'logs' / 'console.log'}")
 
 # %% ../nbs/lib/neo4j_server.ipynb #bef7768e
 def stop(timeout: float = 60.0) -> bool:
     "Stop the local server (SIGTERM, then SIGKILL after `timeout`); True if one was running."
-    home = neo4j_home(); pf = _pidfile(home)
+    home = neo4j_home()
+    pf = _pidfile(home)
     if not pf.is_file(): return False
     pid = int(pf.read_text())
     if _alive(pid):

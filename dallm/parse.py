@@ -39,14 +39,24 @@ def words_to_number(text: str # e.g. "ninety-five" or "ninety eight point six"
     total, cur, frac, seen, in_frac = 0, 0, "", False, False
     for w in words:
         if w == "and": continue
-        if w == "point" and seen: in_frac = True; continue
+        if w == "point" and seen:
+            in_frac = True
+            continue
         if in_frac:
-            if w in _UNITS and _UNITS[w] < 10: frac += str(_UNITS[w]); continue
+            if w in _UNITS and _UNITS[w] < 10:
+                frac += str(_UNITS[w])
+                continue
             break
-        if w in _UNITS: cur += _UNITS[w]; seen = True
-        elif w in _TENS: cur += _TENS[w]; seen = True
+        if w in _UNITS:
+            cur += _UNITS[w]
+            seen = True
+        elif w in _TENS:
+            cur += _TENS[w]
+            seen = True
         elif w == "hundred" and seen: cur *= 100
-        elif w == "thousand" and seen: total += cur * 1000; cur = 0
+        elif w == "thousand" and seen:
+            total += cur * 1000
+            cur = 0
         elif seen: break
     if not seen: return None
     return float(f"{total + cur}.{frac}") if frac else float(total + cur)
@@ -129,7 +139,9 @@ def parse_vitals(answer: Any # parsed JSON (dict), or the raw text
         flat = {_norm(k): v for k, v in answer.items()}
         for f in VITALS:
             key = next((k for k in map(_norm, KEYS[f]) if k in flat), None)
-            if key is None: out[f] = ParsedValue(None, reason="key missing from answer"); continue
+            if key is None:
+                out[f] = ParsedValue(None, reason="key missing from answer")
+                continue
             v = flat[key]
             if isinstance(v, dict): out[f] = parse_value(v.get("value"), f, str(v.get("unit") or "") or None)
             else: out[f] = parse_value(v, f)

@@ -111,7 +111,8 @@ def write_cohort(ch: Chapter, # the ingest chapter
                  dropped: pd.DataFrame | None = None, # readings the loader dropped
                 ) -> Path:
     "Write the cohort artefact (parquet, cleaning log, dropped readings, card); returns the parquet path."
-    p = ch.artefact("cohort"); p.parent.mkdir(parents=True, exist_ok=True)
+    p = ch.artefact("cohort")
+    p.parent.mkdir(parents=True, exist_ok=True)
     cohort.to_parquet(p, index=False)
     for extra, stem in ((cleaning, "cleaning_log"), (dropped, "dropped")):
         if extra is not None: extra.to_csv(p.with_name(f"{stem}.csv"), index=False)
@@ -126,7 +127,8 @@ def write_jsonl(ch: Chapter, # the writing chapter
                 items: list, # pydantic models
                ) -> Path:
     "Write a list of pydantic models as one JSON line each."
-    p = ch.artefact(name); p.parent.mkdir(parents=True, exist_ok=True)
+    p = ch.artefact(name)
+    p.parent.mkdir(parents=True, exist_ok=True)
     p.write_text("".join(x.model_dump_json() + "\n" for x in items), encoding="utf-8")
     return p
 
@@ -158,7 +160,8 @@ def save_figure(fig: plt.Figure, # the figure
                 path: Path | str, # PNG path
                ) -> Path:
     "Save a figure as PNG (110 dpi, tight box); returns the path."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, bbox_inches="tight")
     return path
 

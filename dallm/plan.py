@@ -279,7 +279,8 @@ def plan_augment(p: dict, df: pd.DataFrame, chunks, settings: Settings, cache, *
             if {l for f in fs for l in f.lesions} >= set(lesions):  # an earlier run's lists, cut to this profile's lesions and experts
                 keep = {e.key for e in expert}
                 features[m] = [f for f in fs if f.source != "expert" and set(f.lesions) & set(lesions)] + \
-                              [f for f in fs if f.source == "expert" and f.key in keep]; continue
+                              [f for f in fs if f.source == "expert" and f.key in keep]
+                continue
         know_m.phase = "feature proposals" if m == "clean" else "paper keywords"
         gen = {l: (propose_features(know_m, ack, l, queries[l], p.get("max_features", 3)) if m == "clean" else
                    paper_keywords(know_m, ack, l, queries[l], p.get("max_features", 3))) for l in lesions}

@@ -129,7 +129,9 @@ def verdict_grid(contrasts: pd.DataFrame, # `table4_contrasts.csv`
         by = g.set_index("model")
         cells = []
         for m in models:
-            if m not in by.index: cells.append("<td></td>"); continue
+            if m not in by.index:
+                cells.append("<td></td>")
+                continue
             r = by.loc[m]
             star = " ★" if r["sig"] else ""
             title = f"adjusted P = {r['p_boot_holm']:.3g}; 95% CI {r['d_macro_lo']:+.3f} to {r['d_macro_hi']:+.3f}"

@@ -121,7 +121,9 @@ def run_experiment2(docs: list[Document], # the corpus (from 00_ingest)
         for (qid, _, cats), q, a in zip(RETRIEVAL_QUESTIONS, qs, got):
             base = {"llm": m, "lesion": l, "config": c, "store": s, "question_id": qid, "question": q,
                     "documents": "; ".join(d.title for d in cd)}
-            if store is None: rows.append({**base, "status": "not run", "error": why}); continue
+            if store is None:
+                rows.append({**base, "status": "not run", "error": why})
+                continue
             rows.append({**base, **_score(a, docs, l, cats, titles)})
     return pd.DataFrame(rows), pd.DataFrame(log)
 

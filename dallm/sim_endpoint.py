@@ -70,7 +70,8 @@ def schema_instance(schema: dict, rng: random.Random, root: dict | None = None, 
         return {k: schema_instance(v, rng, root, depth + 1) for k, v in schema.get("properties", {}).items()
                 if k in req or (depth < 4 and rng.random() < 0.5)}
     if t == "array":
-        lo = schema.get("minItems", 0); hi = schema.get("maxItems", max(lo, 3))
+        lo = schema.get("minItems", 0)
+        hi = schema.get("maxItems", max(lo, 3))
         return [schema_instance(schema.get("items", {}), rng, root, depth + 1) for _ in range(rng.randint(lo, max(lo, hi)))]
     if t in ("number", "integer"):
         lo, hi = schema.get("minimum", 0), schema.get("maximum", 200)
@@ -126,8 +127,10 @@ def make_app(config: SimConfig | None = None):
         raw = await request.body()
         body = json.loads(raw)
         bodies.add(hashlib.sha1(raw).hexdigest())
-        stats["requests"] += 1; stats["arrivals"].append(round(time.monotonic() - t0, 4))
-        stats["in_flight"] += 1; stats["max_in_flight"] = max(stats["max_in_flight"], stats["in_flight"])
+        stats["requests"] += 1
+        stats["arrivals"].append(round(time.monotonic() - t0, 4))
+        stats["in_flight"] += 1
+        stats["max_in_flight"] = max(stats["max_in_flight"], stats["in_flight"])
         try:
             fault = cfg.fault(rng)
             stats["outcomes"][fault or "ok"] += 1
@@ -168,9 +171,12 @@ class SimEndpoint(Server):
         t0 = time.monotonic()
         while time.monotonic() - t0 < wait:
             if self.proc.poll() is not None: raise InputError(f"the simulated endpoint on port {self.port} exited (is the port taken?)")
-            try: urllib.request.urlopen(self.url + "/models", timeout=2).read(); return
+            try:
+                urllib.request.urlopen(self.url + "/models", timeout=2).read()
+                return
             except (urllib.error.URLError, ConnectionError, TimeoutError): time.sleep(0.1)
-        self.stop(); raise InputError(f"the simulated endpoint on {self.url} did not answer within {wait:.0f}s")
+        self.stop()
+        raise InputError(f"the simulated endpoint on {self.url} did not answer within {wait:.0f}s")
 
     def stats(self) -> dict:
         "What the server has served: requests, outcomes by fault, arrival times (seconds since start)."

@@ -40,7 +40,8 @@ def bootstrap_ci(Y: np.ndarray, P: np.ndarray, groups: np.ndarray, metric: str =
                  n_boot: int = 1000, *, seed: int = 0, alpha: float = 0.05) -> tuple[float, float]:
     "Percentile bootstrap CI of a micro metric, resampling patients."
     ug, inv = np.unique(groups, return_inverse=True)
-    order = np.argsort(inv, kind="stable"); starts = np.searchsorted(inv[order], np.arange(len(ug) + 1))
+    order = np.argsort(inv, kind="stable")
+    starts = np.searchsorted(inv[order], np.arange(len(ug) + 1))
     members = [order[starts[i]:starts[i + 1]] for i in range(len(ug))]
     rng, vals = np.random.default_rng(seed), []
     for _ in range(n_boot):
@@ -51,7 +52,8 @@ def bootstrap_ci(Y: np.ndarray, P: np.ndarray, groups: np.ndarray, metric: str =
 # %% ../nbs/lib/stats.ipynb #7c15c552
 def _patient_members(groups: np.ndarray) -> list[np.ndarray]:
     ug, inv = np.unique(groups, return_inverse=True)
-    order = np.argsort(inv, kind="stable"); starts = np.searchsorted(inv[order], np.arange(len(ug) + 1))
+    order = np.argsort(inv, kind="stable")
+    starts = np.searchsorted(inv[order], np.arange(len(ug) + 1))
     return [order[starts[i]:starts[i + 1]] for i in range(len(ug))]
 
 def bootstrap_diff(Y: np.ndarray, # labels (n,) or (n, L)
@@ -80,7 +82,9 @@ def bootstrap_diff(Y: np.ndarray, # labels (n,) or (n, L)
 def holm(p: np.ndarray | list) -> np.ndarray:
     "Holm-adjusted P-values (NaN kept where a P-value is missing)."
     from statsmodels.stats.multitest import multipletests
-    p = np.asarray(p, float); out = np.full(p.shape, np.nan); ok = ~np.isnan(p)
+    p = np.asarray(p, float)
+    out = np.full(p.shape, np.nan)
+    ok = ~np.isnan(p)
     if ok.any(): out[ok] = multipletests(p[ok], method="holm")[1]
     return out
 
@@ -89,14 +93,17 @@ def delong_cov(y: np.ndarray, # 0/1 labels
                *scores: np.ndarray, # one or more score vectors on the same readings
               ) -> tuple[np.ndarray, np.ndarray]:
     "DeLong's AUROCs and their covariance matrix from the structural components (placement values), by ranks."
-    y = np.asarray(y).astype(bool); m, n = y.sum(), (~y).sum()
+    y = np.asarray(y).astype(bool)
+    m, n = y.sum(), (~y).sum()
     if m == 0 or n == 0: raise InputError("DeLong needs positive and negative readings")
     aucs, v01, v10 = [], [], []
     for p in scores:
-        p = np.asarray(p, float); pos, neg = p[y], p[~y]
+        p = np.asarray(p, float)
+        pos, neg = p[y], p[~y]
         tx, ty, tz = stats.rankdata(pos), stats.rankdata(neg), stats.rankdata(np.concatenate([pos, neg]))
         aucs.append((tz[:m].sum() - m * (m + 1) / 2) / (m * n))
-        v01.append((tz[:m] - tx) / n); v10.append(1 - (tz[m:] - ty) / m)
+        v01.append((tz[:m] - tx) / n)
+        v10.append(1 - (tz[m:] - ty) / m)
     S = np.atleast_2d(np.cov(np.vstack(v01)) / m + np.cov(np.vstack(v10)) / n)
     return np.array(aucs), S
 
@@ -112,7 +119,8 @@ def delong_test(y: np.ndarray, p1: np.ndarray, p2: np.ndarray) -> tuple[float, f
 # %% ../nbs/lib/stats.ipynb #34f349b7
 def corrected_ttest(diffs: np.ndarray, n_train: float, n_test: float) -> float:
     "Nadeau-Bengio corrected resampled t-test: two-sided P-value of mean(diffs) != 0 across folds."
-    d = np.asarray(diffs, float); J = len(d)
+    d = np.asarray(diffs, float)
+    J = len(d)
     if J < 2: return np.nan
     s2 = d.var(ddof=1)
     if s2 == 0: return 1.0 if d.mean() == 0 else 0.0

@@ -94,7 +94,8 @@ class VectorAnswering(Store):
     def answer(self, question: str, llm: LLM | None = None, k: int = 4) -> Answer:
         "Answer from the top-k chunks (the model is needed: vector stores have none of their own)."
         if llm is None: raise InputError(f"{self.kind} store '{self.namespace}': answering needs an llm")
-        t0 = time.perf_counter(); hits = [c for c, _ in self.search(question, k)]
+        t0 = time.perf_counter()
+        hits = [c for c, _ in self.search(question, k)]
         ctx = "\n\n".join(c["text"] for c in hits)
         return Answer(question, rag_answer(llm, question, ctx), ctx, _prov(hits), time.perf_counter() - t0)
 
@@ -104,7 +105,9 @@ class VectorStore(VectorAnswering):
     kind = "vector (in-process)"
     def __init__(self, embeddings, namespace: str = "default"):
         self.emb, self.namespace = embeddings, _ns(namespace)
-        self.chunks: list[dict] = []; self.ids: dict[str, int] = {}; self.E = np.zeros((0, 384), np.float32)
+        self.chunks: list[dict] = []
+        self.ids: dict[str, int] = {}
+        self.E = np.zeros((0, 384), np.float32)
 
     def ingest(self, chunks: Iterable) -> dict:
         "Add chunks not yet present (by chunk id); returns counts."
@@ -112,7 +115,9 @@ class VectorStore(VectorAnswering):
         if new:
             E = np.asarray(self.emb.embed_documents([d["text"] for d in new]), np.float32)
             self.E = np.vstack([self.E, E]) if len(self.E) else E
-            for d in new: self.ids[d["chunk_id"]] = len(self.chunks); self.chunks.append(d)
+            for d in new:
+                self.ids[d["chunk_id"]] = len(self.chunks)
+                self.chunks.append(d)
         return {"added": len(new), "total": len(self.chunks)}
 
     def search_vector(self, q: np.ndarray, k: int = 4) -> list[tuple[dict, float]]:
@@ -125,15 +130,19 @@ class VectorStore(VectorAnswering):
         return self.search_vector(np.asarray(self.emb.embed_query(question), np.float32), k)
 
     def save(self, path: Path | str) -> Path:
-        p = Path(path); p.mkdir(parents=True, exist_ok=True)
+        p = Path(path)
+        p.mkdir(parents=True, exist_ok=True)
         np.save(p / "embeddings.npy", self.E)
         (p / "chunks.json").write_text(json.dumps({"namespace": self.namespace, "chunks": self.chunks}), encoding="utf-8")
         return p
 
     @classmethod
     def load(cls, path: Path | str, embeddings) -> "VectorStore":
-        p = Path(path); meta = json.loads((p / "chunks.json").read_text(encoding="utf-8"))
-        s = cls(embeddings, meta["namespace"]); s.chunks = meta["chunks"]; s.E = np.load(p / "embeddings.npy")
+        p = Path(path)
+        meta = json.loads((p / "chunks.json").read_text(encoding="utf-8"))
+        s = cls(embeddings, meta["namespace"])
+        s.chunks = meta["chunks"]
+        s.E = np.load(p / "embeddings.npy")
         s.ids = {c["chunk_id"]: i for i, c in enumerate(s.chunks)}
         return s
 
@@ -161,7 +170,8 @@ class GraphAnswering(Store):
 
     def answer(self, question: str, llm: LLM | None = None, k: int = 4) -> Answer:
         "Answer from the triples around the entities the question names (at most 8k triples)."
-        t0 = time.perf_counter(); seeds = self.seeds(question)
+        t0 = time.perf_counter()
+        seeds = self.seeds(question)
         triples = traverse(self.fetch, seeds, 8 * k)
         ids = list(dict.fromkeys(t.chunk_id for t in triples if t.chunk_id))
         info = self.chunk_info(ids)
@@ -217,7 +227,8 @@ class GraphStore(GraphAnswering):
 # %% ../nbs/lib/stores.ipynb #aacc9718
 @patch
 def save(self: GraphStore, path: Path | str) -> Path:
-    p = Path(path); p.parent.mkdir(parents=True, exist_ok=True)
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
     p.write_text(json.dumps({"namespace": self.namespace, "chunks": self.chunks,
                              "graph": nx.node_link_data(self.g, edges="edges")}), encoding="utf-8")
     return p
@@ -226,7 +237,8 @@ def save(self: GraphStore, path: Path | str) -> Path:
 @patch(cls_method=True)
 def load(cls: GraphStore, path: Path | str, llm: LLM, embeddings=None) -> "GraphStore":
     d = json.loads(Path(path).read_text(encoding="utf-8"))
-    s = cls(llm, d["namespace"], embeddings); s.chunks = d["chunks"]
+    s = cls(llm, d["namespace"], embeddings)
+    s.chunks = d["chunks"]
     s.g = nx.node_link_graph(d["graph"], directed=True, multigraph=True, edges="edges")
     return s
 
@@ -411,7 +423,9 @@ def cypher_answer(self: Neo4jGraphStore, question: str, llm: LLM | None = None, 
                 out = chain.invoke({"query": ask})
                 q = next((s["query"] for s in out["intermediate_steps"] if "query" in s), "")
                 if not q: raise InputError("the query used a relationship type or direction that is not in the schema")
-                tried.append({"cypher": q, "error": ""}); rows = out["result"]; break
+                tried.append({"cypher": q, "error": ""})
+                rows = out["result"]
+                break
             except Exception as e:  # refused by check_cypher, a Cypher syntax error, the read-only transaction, ...
                 err = f"{type(e).__name__}: {str(e)[:300]}"
                 tried.append({"cypher": g.last_query, "error": err})

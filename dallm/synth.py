@@ -222,7 +222,8 @@ def write_report(truth: np.ndarray, # 5 booleans, order of LESIONS
             if rng.random() < 0.8: impression.append(s)
         elif not truth[i] and rng.random() < spec.p_false_mention:
             s = _fill(rng.choice(_HEDGED[l]), rng)
-            findings.append(s); impression.append(s)
+            findings.append(s)
+            impression.append(s)
         elif not truth[i] and rng.random() < 0.35:
             findings.append(rng.choice(_NEG[l]))
     if rng.random() < 0.15: findings.append(rng.choice(_DEVICES))
@@ -311,8 +312,10 @@ def _triage(im, vit, spec, seed):
     raw = clean.copy()
     pain = im["pain"].astype(object).to_numpy().copy()
     kinds = np.where(rm.random(m) < spec.p_artefact * 4, rm.choice(4, m), -1)
-    raw.loc[kinds == 0, "dbp"] = 280.0; clean.loc[kinds == 0, "dbp"] = np.nan
-    raw.loc[kinds == 1, "temperature"] = 89.0; clean.loc[kinds == 1, "temperature"] = np.nan
+    raw.loc[kinds == 0, "dbp"] = 280.0
+    clean.loc[kinds == 0, "dbp"] = np.nan
+    raw.loc[kinds == 1, "temperature"] = 89.0
+    clean.loc[kinds == 1, "temperature"] = np.nan
     cel = (kinds == 2) & clean["temperature"].notna().to_numpy()
     raw.loc[cel, "temperature"] = ((clean.loc[cel, "temperature"] - 32) / 1.8).round(1)
     clean.loc[cel, "temperature"] = (raw.loc[cel, "temperature"] * 1.8 + 32).round(1)
@@ -436,7 +439,9 @@ def _fresh_ids(rng, n, taken: set) -> np.ndarray:
     out = []
     while len(out) < n:
         for x in rng.integers(30_000_000, 40_000_000, n):
-            if x not in taken: taken.add(x); out.append(x)
+            if x not in taken:
+                taken.add(x)
+                out.append(x)
     return np.array(out[:n])
 
 # %% ../nbs/lib/synth.ipynb #fe5b5d78
