@@ -67,30 +67,6 @@ class LLM:
         if self.spec.backend == "openai": ident["base_url"] = self.spec.base_url or self.settings.openai_base_url
         return ident
 
-    def _call(self, kind: str, payload: dict, decoding: dict, run: Callable[[], Completion]) -> Completion:
-        req = {**self._identity(), "kind": kind, **payload, "decoding": decoding}
-        key = request_key(req)
-        c = self.cache.get(key)
-        while c is None:
-            with self._flight:  # the same request already in flight (two readings of one image): wait for its answer
-                ev, leader = self._flying.get(key), False
-                if ev is None: ev, leader = self._flying.setdefault(key, threading.Event()), True
-            if not leader:
-                ev.wait()
-                c = self.cache.get(key)  # None if that call failed: then ask ourselves
-                continue
-            try:
-                c = run()
-                self.cache.put(key, req, c)  # stored before the waiting threads wake
-            except LLMCallError as e:  # failed after its retries: counted, never cached (a rerun asks again)
-                self.ledger.fail(getattr(e, "retries", 0))
-                raise
-            finally:
-                with self._flight: self._flying.pop(key).set()
-        self.ledger.add(c, self.spec.price_per_mtok)
-        self._local.last = c
-        return c
-
     def _decoding(self, decoding: dict) -> dict:
         unknown = set(decoding) - set(DEFAULT_DECODING)
         if unknown: raise InputError(f"unknown decoding parameter(s) {sorted(unknown)}; known: {sorted(DEFAULT_DECODING)}")
@@ -98,6 +74,32 @@ class LLM:
 
     def __repr__(self): return f"LLM({self.spec.name!r}, backend={self.spec.backend!r}, model={self.spec.model!r})"
     def __deepcopy__(self, memo): return self  # one loaded model and one cache per process: scikit-learn's `clone` shares it
+
+# %% ../nbs/lib/llm.ipynb #17382c8c
+@patch
+def _call(self: LLM, kind: str, payload: dict, decoding: dict, run: Callable[[], Completion]) -> Completion:
+    req = {**self._identity(), "kind": kind, **payload, "decoding": decoding}
+    key = request_key(req)
+    c = self.cache.get(key)
+    while c is None:
+        with self._flight:  # the same request already in flight (two readings of one image): wait for its answer
+            ev, leader = self._flying.get(key), False
+            if ev is None: ev, leader = self._flying.setdefault(key, threading.Event()), True
+        if not leader:
+            ev.wait()
+            c = self.cache.get(key)  # None if that call failed: then ask ourselves
+            continue
+        try:
+            c = run()
+            self.cache.put(key, req, c)  # stored before the waiting threads wake
+        except LLMCallError as e:  # failed after its retries: counted, never cached (a rerun asks again)
+            self.ledger.fail(getattr(e, "retries", 0))
+            raise
+        finally:
+            with self._flight: self._flying.pop(key).set()
+    self.ledger.add(c, self.spec.price_per_mtok)
+    self._local.last = c
+    return c
 
 # %% ../nbs/lib/llm.ipynb #b56a354a
 @patch

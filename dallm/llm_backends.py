@@ -58,6 +58,7 @@ def _mapped_cpu_libraries() -> list[str]:
     if not maps.exists(): return []
     return sorted({Path(l.split()[-1]).name for l in maps.read_text().splitlines() if "libggml-cpu" in l})
 
+# %% ../nbs/lib/llm_backends.ipynb #67085400
 @functools.lru_cache(maxsize=1)
 def llama_cpu_backend() -> dict:
     "Load llama.cpp's best CPU backend for this processor (once per process); say which one runs."
@@ -102,6 +103,7 @@ def llama_kwargs(n_threads: int | None = None, # default: DALLM_LLM_THREADS, els
 # %% ../nbs/lib/llm_backends.ipynb #f9a1c3e1
 _TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)])
 
+# %% ../nbs/lib/llm_backends.ipynb #9892ebf6
 class GreedyGrammarSampler:
     "Greedy decoding under a llama.cpp grammar: the best token, the best `top`, then the whole vocabulary, until the grammar accepts one."
     def __init__(self, model, # llama-cpp-python's `_internals.LlamaModel`
@@ -124,30 +126,32 @@ class GreedyGrammarSampler:
         self.lc.llama_sampler_apply(self.grammar, ctypes.byref(arr))
         return np.isfinite(view["logit"])
 
-    def sample(self, ctx, # llama-cpp-python's `_internals.LlamaContext`
-               idx: int = -1) -> int:
-        "The grammar's best next token (ties: the lowest id, as llama.cpp's greedy sampler); the grammar advances past it."
-        logits = np.ctypeslib.as_array(self.lc.llama_get_logits_ith(ctx.ctx, idx), shape=(self.n,))
-        best = np.array([np.argmax(logits)])
-        if self._accepted(self.small, best, logits[best])[0]: tok, where = int(best[0]), "best"
-        else:
-            cand = np.argpartition(-logits, self.top)[:self.top]
-            cand = cand[np.lexsort((cand, -logits[cand]))]  # best first, ties by token id
-            ok = self._accepted(self.small, cand, logits[cand])
-            if ok.any(): tok, where = int(cand[ok][0]), "top"
-            else:
-                if self.whole is None: self.whole = (self.lc.llama_token_data * self.n)()
-                ids = np.arange(self.n, dtype=np.int32)
-                ok = self._accepted(self.whole, ids, logits)
-                tok, where = int(ids[ok][np.argmax(logits[ok])]) if ok.any() else int(best[0]), "vocabulary"
-        self.counts[where] += 1
-        self.lc.llama_sampler_accept(self.grammar, tok)
-        return tok
-
     def __del__(self):
         if getattr(self, "grammar", None):
             self.lc.llama_sampler_free(self.grammar)
             self.grammar = None
+
+# %% ../nbs/lib/llm_backends.ipynb #308b5b54
+@patch
+def sample(self: GreedyGrammarSampler, ctx, # llama-cpp-python's `_internals.LlamaContext`
+           idx: int = -1) -> int:
+    "The grammar's best next token (ties: the lowest id, as llama.cpp's greedy sampler); the grammar advances past it."
+    logits = np.ctypeslib.as_array(self.lc.llama_get_logits_ith(ctx.ctx, idx), shape=(self.n,))
+    best = np.array([np.argmax(logits)])
+    if self._accepted(self.small, best, logits[best])[0]: tok, where = int(best[0]), "best"
+    else:
+        cand = np.argpartition(-logits, self.top)[:self.top]
+        cand = cand[np.lexsort((cand, -logits[cand]))]  # best first, ties by token id
+        ok = self._accepted(self.small, cand, logits[cand])
+        if ok.any(): tok, where = int(cand[ok][0]), "top"
+        else:
+            if self.whole is None: self.whole = (self.lc.llama_token_data * self.n)()
+            ids = np.arange(self.n, dtype=np.int32)
+            ok = self._accepted(self.whole, ids, logits)
+            tok, where = int(ids[ok][np.argmax(logits[ok])]) if ok.any() else int(best[0]), "vocabulary"
+    self.counts[where] += 1
+    self.lc.llama_sampler_accept(self.grammar, tok)
+    return tok
 
 # %% ../nbs/lib/llm_backends.ipynb #fb6eec2c
 @functools.lru_cache(maxsize=1)
@@ -276,6 +280,7 @@ def _api_message(r) -> str:
     err = body.get("error") if isinstance(body, dict) else None
     return str(err.get("message", err) if isinstance(err, dict) else (err or body))[:200]
 
+# %% ../nbs/lib/llm_backends.ipynb #6274ebc1
 @patch
 def _create(self: OpenAIBackend, **kw) -> tuple[dict, int]:
     "One chat completion inside the rate budget, transient failures retried; returns (the JSON answer, retries made)."
@@ -308,6 +313,17 @@ def _create(self: OpenAIBackend, **kw) -> tuple[dict, int]:
         self._count(retries=1)
         time.sleep(min(asked, self.max_wait) if asked is not None else backoff(attempt))
 
+# %% ../nbs/lib/llm_backends.ipynb #9678f45b
+@patch
+def _refused_schema(self: OpenAIBackend, e: Exception) -> None:
+    "The endpoint refuses `json_schema`: ask for `json_object` with the schema in the prompt from now on (one warning)."
+    with self._lock:
+        if self.json_mode == "json_schema":
+            self.json_mode = "json_object"
+            self.stats["json_object_fallback"] += 1
+            warnings.warn(f"model '{self.spec.name}': {self.base_url} refuses response_format json_schema ({str(e)[:120]}); "
+                          "asking for json_object with the schema in the prompt from now on (registry: response_format: json_object)")
+
 # %% ../nbs/lib/llm_backends.ipynb #db7fb76c
 @patch
 def chat(self: OpenAIBackend, messages: list[dict], schema: dict | None, d: dict, n: int = 1) -> list[Completion]:
@@ -328,12 +344,7 @@ def chat(self: OpenAIBackend, messages: list[dict], schema: dict | None, d: dict
         t0 = time.perf_counter()
         try: r, tries = self._create(**kw)
         except _SchemaRefused as e:
-            with self._lock:
-                if self.json_mode == "json_schema":
-                    self.json_mode = "json_object"
-                    self.stats["json_object_fallback"] += 1
-                    warnings.warn(f"model '{self.spec.name}': {self.base_url} refuses response_format json_schema ({str(e)[:120]}); "
-                                  "asking for json_object with the schema in the prompt from now on (registry: response_format: json_object)")
+            self._refused_schema(e)
             ask_json()
             continue
         dt = time.perf_counter() - t0

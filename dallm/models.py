@@ -207,6 +207,7 @@ def _targets(self: MultiLabelModel, y) -> np.ndarray:
     self.classes_ = np.unique(y)
     return (y == self.classes_[-1]).astype(int)[:, None] if len(self.classes_) == 2 else np.zeros((len(y), 1), int)
 
+# %% ../nbs/lib/models.ipynb #52c81d73
 @patch
 def fit(self: MultiLabelModel, X, y, groups=None) -> MultiLabelModel:
     """Fit on the labels with both classes in `y`; the others are predicted at their training prevalence (recorded in
@@ -232,7 +233,6 @@ def fit(self: MultiLabelModel, X, y, groups=None) -> MultiLabelModel:
         self.model_ = _PerLesion(self, X, Ya.reshape(len(X), -1), hp, groups, smote=self.augment == "smote")
     else: self.model_ = self.learner.fit(X, Ya, hp, self, groups)
     return self
-
 
 # %% ../nbs/lib/models.ipynb #351b6790
 @patch

@@ -54,6 +54,7 @@ def _gguf_vocab(path: str):
     with suppress_stdout_stderr(disable=False):  # llama.cpp's own notes on a vocabulary-only load
         return Llama(model_path=path, vocab_only=True, verbose=False)
 
+# %% ../nbs/lib/plan.ipynb #759029e8
 class PlanLLM(LLM):
     "An `LLM` that sends nothing: each request is looked up in the cache, counted, recorded and answered at once."
     def __init__(self, spec: ModelSpec, cache, settings: Settings | None = None,
@@ -132,6 +133,7 @@ def _text(self: PlanLLM, max_tokens: int) -> str:
     words = "cough, fever, dyspnea, chest pain, edema, crackles, wheeze, fatigue, smoking history, heart rate".split(", ")
     return ", ".join(self.rng.choice(words) for _ in range(max(1, math.ceil(max_tokens * self.fill / 3))))
 
+# %% ../nbs/lib/plan.ipynb #264d4fa5
 @patch
 def _answer(self: PlanLLM, kind: str, payload: dict, d: dict) -> Completion:
     "A random answer of the right shape (the plan never reads it as a result)."
@@ -247,11 +249,33 @@ def _stand_in_ack(lesions, queries, questions, fill: float):
     return Ack(answers=[AckAnswer(lesion=l, question_id=q.id, question=q.template.format(lesion=queries[l]), answer=text)
                         for l in lesions for q in questions], model="plan", stores={}, config="", k=4)
 
+# %% ../nbs/lib/plan.ipynb #e219c07a
+def _plan_features(p: dict, data, lesions: list, modes: list, expert: list, ack, know_m: PlanLLM, queries: dict):
+    "Each mode's feature list: an earlier run's (cut to this profile's lesions and experts), else proposed on the plan's model."
+    from dallm.augment import FeatureSpec, mode_features, paper_keywords, propose_features
+    from dallm.pipeline import ARTEFACTS
+    features, stand_in = {}, False
+    for m in modes:
+        f_file = data / ARTEFACTS["augment_values"][0] / f"features_{m}.json"
+        if f_file.exists():
+            fs = [FeatureSpec(**d) for d in json.loads(f_file.read_text(encoding="utf-8"))]
+            if {l for f in fs for l in f.lesions} >= set(lesions):  # an earlier run's lists, cut to this profile's lesions and experts
+                keep = {e.key for e in expert}
+                features[m] = [f for f in fs if f.source != "expert" and set(f.lesions) & set(lesions)] + \
+                              [f for f in fs if f.source == "expert" and f.key in keep]
+                continue
+        know_m.phase = "feature proposals" if m == "clean" else "paper keywords"
+        gen = {l: (propose_features(know_m, ack, l, queries[l], p.get("max_features", 3)) if m == "clean" else
+                   paper_keywords(know_m, ack, l, queries[l], p.get("max_features", 3))) for l in lesions}
+        features[m] = mode_features(gen, expert, m)
+        stand_in = True
+    return features, stand_in
+
+# %% ../nbs/lib/plan.ipynb #06881564
 def plan_augment(p: dict, df: pd.DataFrame, chunks, settings: Settings, cache, *, fill: float = 0.6) -> list[PlanLLM]:
     "03's calls: the ACK (estimated), feature proposals and paper keywords (built), every reading's values (built)."
     from dallm.augmenter import augment_mode
-    from dallm.augment import (load_expert_features, load_questions, mode_features, paper_keywords,
-                               propose_features, read_ack, FeatureSpec)
+    from dallm.augment import load_expert_features, load_questions, read_ack
     from dallm.pipeline import ARTEFACTS, Chapter, sample_readings
     from dallm.stores import RAG_SYSTEM
     models = _models(list(dict.fromkeys([p.get("llm", "") or "default", p.get("knowledge_llm", "") or p.get("llm", "") or "default"])),
@@ -271,21 +295,7 @@ def plan_augment(p: dict, df: pd.DataFrame, chunks, settings: Settings, cache, *
     know_m.basis = values_m.basis = basis
     expert = load_expert_features(p.get("expert_features") or None)
     expert = expert[:p["max_expert"]] if p.get("max_expert") else expert
-    features, stand_in = {}, False
-    for m in modes:
-        f_file = data / ARTEFACTS["augment_values"][0] / f"features_{m}.json"
-        if f_file.exists():
-            fs = [FeatureSpec(**d) for d in json.loads(f_file.read_text(encoding="utf-8"))]
-            if {l for f in fs for l in f.lesions} >= set(lesions):  # an earlier run's lists, cut to this profile's lesions and experts
-                keep = {e.key for e in expert}
-                features[m] = [f for f in fs if f.source != "expert" and set(f.lesions) & set(lesions)] + \
-                              [f for f in fs if f.source == "expert" and f.key in keep]
-                continue
-        know_m.phase = "feature proposals" if m == "clean" else "paper keywords"
-        gen = {l: (propose_features(know_m, ack, l, queries[l], p.get("max_features", 3)) if m == "clean" else
-                   paper_keywords(know_m, ack, l, queries[l], p.get("max_features", 3))) for l in lesions}
-        features[m] = mode_features(gen, expert, m)
-        stand_in = True
+    features, stand_in = _plan_features(p, data, lesions, modes, expert, ack, know_m, queries)
     rows = sample_readings(df, p.get("n_readings", 4), settings.seed)
     values_m.chapter = "03_augment"
     if stand_in:  # how many features there are, and of which type, depends on answers the plan does not have yet

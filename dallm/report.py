@@ -276,6 +276,7 @@ def _has_output(name: str, results: Path) -> bool:
     return any((results / f"{t}.{e}").is_file() for t in meta["tables"] for e in ("csv", "md")) or \
         any((results / f"{f}.png").is_file() for f in meta["figures"])
 
+# %% ../nbs/lib/report.ipynb #22afac84
 def chapter_page(name: str, results: Path, site: Path, times: pd.DataFrame, profile: str, notebooks: set[str]) -> str:
     "Markdown of one chapter's page."
     meta = CHAPTERS[name]
@@ -386,6 +387,29 @@ def _mkdocs_yml(profile: str, site_dir: Path, nav: list) -> dict:
             "markdown_extensions": ["tables", "admonition", "attr_list", "md_in_html", {"toc": {"permalink": False}}],
             "nav": nav, "strict": False}
 
+# %% ../nbs/lib/report.ipynb #c9ff5fa1
+def _write_pages(site: Path, results: Path, runs: Path, facts: dict, profile: str, notebooks: bool) -> list:
+    "The site's Markdown pages, stylesheet, figures and data under `site`; returns MkDocs' navigation."
+    from pygments.formatters import HtmlFormatter
+    heads = headlines(results)
+    site.mkdir()
+    (site / "report.css").write_text(REPORT_CSS + HtmlFormatter().get_style_defs(".nb .highlight"), encoding="utf-8")
+    done = set()
+    if notebooks:
+        (site / "notebooks").mkdir()
+        for name in CHAPTERS:
+            if (runs / f"{name}.ipynb").is_file():
+                (site / "notebooks" / f"{name}.md").write_text(notebook_page(runs / f"{name}.ipynb", CHAPTERS[name]["title"]),
+                                                              encoding="utf-8")
+                done.add(name)
+    pages = {f"{n}.html": m["title"] for n, m in CHAPTERS.items()}
+    (site / "index.md").write_text(landing_page(facts, heads, profile, pages, results), encoding="utf-8")
+    for name in CHAPTERS:
+        (site / f"{name}.md").write_text(chapter_page(name, results, site, facts["times"], profile, done), encoding="utf-8")
+    nav = [{"Overview": "index.md"}] + [{m["title"]: f"{n}.md"} for n, m in CHAPTERS.items()]
+    if done: nav.append({"Executed notebooks": [{n: f"notebooks/{n}.md"} for n in CHAPTERS if n in done]})
+    return nav
+
 # %% ../nbs/lib/report.ipynb #98443eb4
 def build_report(profile: str | None = None, # parameter profile (default: DALLM_PROFILE, else smoke)
                  out: Path | str | None = None, # site folder (default: results/<profile>/report)
@@ -405,26 +429,10 @@ def build_report(profile: str | None = None, # parameter profile (default: DALLM
     out = Path(out).resolve() if out else results / "report"
     if out.is_dir() and any(out.iterdir()) and not (out / ".dallm-report").is_file():
         raise InputError(f"{out} holds files that are not a dallm report: choose an empty folder (--out)")
-    facts, heads = run_facts(results, data), headlines(results)
+    facts = run_facts(results, data)
     with tempfile.TemporaryDirectory() as tmp:
         site = Path(tmp) / "docs"
-        site.mkdir()
-        from pygments.formatters import HtmlFormatter
-        (site / "report.css").write_text(REPORT_CSS + HtmlFormatter().get_style_defs(".nb .highlight"), encoding="utf-8")
-        done = set()
-        if notebooks:
-            (site / "notebooks").mkdir()
-            for name in CHAPTERS:
-                if (runs / f"{name}.ipynb").is_file():
-                    (site / "notebooks" / f"{name}.md").write_text(notebook_page(runs / f"{name}.ipynb", CHAPTERS[name]["title"]),
-                                                                  encoding="utf-8")
-                    done.add(name)
-        pages = {f"{n}.html": m["title"] for n, m in CHAPTERS.items()}
-        (site / "index.md").write_text(landing_page(facts, heads, profile, pages, results), encoding="utf-8")
-        for name in CHAPTERS:
-            (site / f"{name}.md").write_text(chapter_page(name, results, site, facts["times"], profile, done), encoding="utf-8")
-        nav = [{"Overview": "index.md"}] + [{m["title"]: f"{n}.md"} for n, m in CHAPTERS.items()]
-        if done: nav.append({"Executed notebooks": [{n: f"notebooks/{n}.md"} for n in CHAPTERS if n in done]})
+        nav = _write_pages(site, results, runs, facts, profile, notebooks)
         cfg_path = Path(tmp) / "mkdocs.yml"
         cfg_path.write_text(yaml.safe_dump(_mkdocs_yml(profile, out, nav), sort_keys=False), encoding="utf-8")
         build(load_config(str(cfg_path)))

@@ -107,6 +107,7 @@ def _completion(body: dict, chat: bool, malformed: bool = False, rid: str = "sim
             "model": body.get("model", "sim"), "choices": choices,
             "usage": {"prompt_tokens": pt, "completion_tokens": ct, "total_tokens": pt + ct}}
 
+# %% ../nbs/lib/sim_endpoint.ipynb #9d372969
 def make_app(config: SimConfig | None = None):
     "The simulated endpoint as a Starlette application."
     from starlette.applications import Starlette

@@ -120,12 +120,6 @@ class VectorStore(VectorAnswering):
                 self.chunks.append(d)
         return {"added": len(new), "total": len(self.chunks)}
 
-    def search_vector(self, q: np.ndarray, k: int = 4) -> list[tuple[dict, float]]:
-        s = self.E @ np.asarray(q, np.float32)
-        top = np.argpartition(-s, min(k, len(s) - 1))[:k] if len(s) > k else np.arange(len(s))
-        top = top[np.argsort(-s[top])]
-        return [(self.chunks[i], float(s[i])) for i in top]
-
     def search(self, question: str, k: int = 4) -> list[tuple[dict, float]]:
         return self.search_vector(np.asarray(self.emb.embed_query(question), np.float32), k)
 
@@ -147,6 +141,14 @@ class VectorStore(VectorAnswering):
         return s
 
     def clear(self) -> None: self.__init__(self.emb, self.namespace)
+
+# %% ../nbs/lib/stores.ipynb #93e51544
+@patch
+def search_vector(self: VectorStore, q: np.ndarray, k: int = 4) -> list[tuple[dict, float]]:
+    s = self.E @ np.asarray(q, np.float32)
+    top = np.argpartition(-s, min(k, len(s) - 1))[:k] if len(s) > k else np.arange(len(s))
+    top = top[np.argsort(-s[top])]
+    return [(self.chunks[i], float(s[i])) for i in top]
 
 # %% ../nbs/lib/stores.ipynb #fbd9e7a3
 class GraphAnswering(Store):
