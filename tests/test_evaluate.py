@@ -1,4 +1,5 @@
 """Downstream evaluation: metrics with known answers, splits, statistics, importance and bad input."""
+from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
@@ -140,7 +141,12 @@ def test_grid_scores_and_table4(df):
     assert clean.loc[("keywords", "xgboost"), "p_auroc_delong"] < 0.001
     # clustered bootstrap: no resampled difference at or below 0, so P is its floor 2 / (n_boot + 1)
     assert clean.loc[("keywords", "xgboost"), "p_auroc"] == pytest.approx(2 / 51) and clean.loc[("keywords", "xgboost"), "d_auroc_lo"] > 0
-    assert all(0 <= clean.loc[("keywords", "xgboost"), f"p_holm_{l}"] <= 1 for l in ["atelectasis", "pulmonary_edema"])
+    # per-lesion P-values Holm-adjusted over the five lesions: what statsmodels' Holm gives on the raw ones
+    from statsmodels.stats.multitest import multipletests
+    from dallm.evaluate import LESION_KEYS
+    kwx = clean.loc[("keywords", "xgboost")]
+    raw = [kwx[f"p_auroc_{l}"] for l in LESION_KEYS]
+    np.testing.assert_allclose([kwx[f"p_holm_{l}"] for l in LESION_KEYS], multipletests(raw, method="holm")[1])
     assert 0.4 < clean.loc[("original", "xgboost"), "auroc"] < 0.75
     t = table4(sc, "clean")
     row = t[(t.feature_set == "original") & (t.model == "XGBoost")].iloc[0]
@@ -225,6 +231,30 @@ def test_delong_against_a_published_worked_example():
     _, S2 = delong_cov(y, rating, rating)
     np.testing.assert_allclose(S2, S[0, 0])
     assert delong_test(y, rating, rating)[2] == 1.0
+
+
+def test_delong_against_pROC_on_its_aSAH_example():
+    """pROC's aSAH example (113 patients, tests/fixtures/pROC/README.md says where it comes from): its published
+    variance of the s100b AUROC (0.002668682), the covariance with wfns, and roc.test's DeLong Z = -2.209, P = 0.0272.
+    A covariance with the two class sizes swapped (the bug this catches) gives 0.002197 instead."""
+    from scipy.stats import norm
+    from dallm.stats import delong_cov
+    d = pd.read_csv(Path(__file__).parent / "fixtures" / "pROC" / "aSAH.csv")
+    y = d["poor_outcome"].to_numpy()
+    aucs, S = delong_cov(y, d["s100b"], d["wfns"])
+    np.testing.assert_allclose(aucs, [0.7313685637, 0.8236788618], rtol=1e-9)
+    np.testing.assert_allclose([S[0, 0], S[1, 1], S[0, 1]], [0.002668682457, 0.001469914709, 0.001196155674], rtol=1e-8)
+    z = (aucs[0] - aucs[1]) / np.sqrt(S[0, 0] + S[1, 1] - 2 * S[0, 1])
+    assert z == pytest.approx(-2.208983591, rel=1e-8)
+    a1, a2, p = delong_test(y, d["s100b"], d["wfns"])
+    assert (a1, a2) == (aucs[0], aucs[1]) and p == pytest.approx(0.02717578223, rel=1e-7)
+    assert p == pytest.approx(2 * norm.sf(abs(z)))
+    # the swapped sizes: each placement variance divided by the other class's count
+    pos, neg = d["s100b"][y == 1].to_numpy(), d["s100b"][y == 0].to_numpy()
+    v10 = np.array([np.mean((x > neg) + 0.5 * (x == neg)) for x in pos])
+    v01 = np.array([np.mean((pos > z_) + 0.5 * (pos == z_)) for z_ in neg])
+    swapped = v10.var(ddof=1) / len(neg) + v01.var(ddof=1) / len(pos)
+    assert round(swapped, 6) == 0.002197 and abs(S[0, 0] - swapped) > 4e-4
 
 
 def test_figure5_high_and_low_relevance_panels_from_a_ratings_file(tmp_path):
