@@ -415,16 +415,20 @@ class Group(BaseModel):
 def make_groups(features: list[FeatureSpec], # every feature of a mode
                 ack: Ack | None, # None for the ablation (no prior knowledge)
                 max_chars: int = 0, # cut each ACK answer to this many characters in prompts (0: whole answers)
-                max_expert_chars: int = 400, # per lesion, in the expert group's compact ACK
+                max_expert_chars: int | None = None, # the expert group's ACK: each lesion's first answer cut to this many characters (None: 400, or with whole answers (`max_chars` 0, the paper profile) every answer of every lesion, whole)
                ) -> list[Group]:
-    "One group per lesion (its features, its ACK) and one for the expert features (a compact ACK of every lesion)."
+    "One group per lesion (its features, its ACK) and one for the expert features (the ACK of every lesion: compact, or whole)."
     groups: dict[str, list[FeatureSpec]] = {}
     for f in features: groups.setdefault("expert" if f.source == "expert" or not f.lesions else f.lesions[0], []).append(f)
     def prior(name, questions, labels=("Q: ", "A: ")):
         if ack is None: return ""
         if name != "expert": return ack.block(name, questions, max_chars, labels)
-        firsts = [ack.for_lesion(l)[:1] for l in dict.fromkeys(a.lesion for a in ack.answers)]
-        return "\n".join((f"{labels[0]}{a[0].question}\n{labels[1]}" if questions else "") + a[0].answer[:max_expert_chars]
+        lesions = list(dict.fromkeys(a.lesion for a in ack.answers))
+        if max_chars == 0 and max_expert_chars is None:  # whole prior answers, every lesion's
+            return "\n".join(b for b in (ack.block(l, questions, 0, labels) for l in lesions) if b)
+        cap = 400 if max_expert_chars is None else max_expert_chars
+        firsts = [ack.for_lesion(l)[:1] for l in lesions]
+        return "\n".join((f"{labels[0]}{a[0].question}\n{labels[1]}" if questions else "") + a[0].answer[:cap]
                          for a in firsts if a)
     return [Group(name=n, features=fs, prior=prior(n, True), prior_paper=prior(n, False),
                   prior_paper_qa=prior(n, True, ("Question: ", "Answer: "))) for n, fs in groups.items()]

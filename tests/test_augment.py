@@ -84,6 +84,25 @@ def test_ablation_prompts_hold_no_ack_text(ack, features, rows):
         assert MARK not in json.dumps(paper_numeric_prompt(row, g.features, g.prior_paper_qa))
 
 
+def test_expert_group_gets_whole_answers_of_every_lesion_when_answers_are_whole(features):
+    "The paper profile (ack_chars 0) shows the expert features every answer of every lesion, whole; cut answers give a compact ACK."
+    long = "x" * 600
+    ack = Ack(answers=[AckAnswer(lesion=l, question_id=q, question=f"{q} of {l}?", answer=f"{l} {q} {long} END-{l}-{q}")
+                       for l in LES for q in ("symptoms", "causes")],
+              model="hand-written", stores=dict.fromkeys(LES, "vector"), config="c_top1_wikipedia", k=4)
+    expert = [g for g in make_groups(features, ack, 0) if g.name == "expert"][0]
+    for a in ack.answers:
+        assert a.answer in expert.prior and f"Q: {a.question}" in expert.prior
+        assert f"Question: {a.question}" in expert.prior_paper_qa and a.answer in expert.prior_paper
+    compact = [g for g in make_groups(features, ack, 300) if g.name == "expert"][0]
+    assert compact.prior.count("Q: ") == len(LES) and "END-" not in compact.prior and "causes of" not in compact.prior
+    assert len(compact.prior) < 2 * (400 + 60)
+    # an explicit cap cuts each lesion's first answer, whatever the other answers' cut
+    capped = [g for g in make_groups(features, ack, 0, 50) if g.name == "expert"][0]
+    assert capped.prior.count("Q: ") == len(LES) and "END-" not in capped.prior
+    assert [len(b.split("\n")[0]) for b in capped.prior.split("A: ")[1:]] == [50] * len(LES)
+
+
 def test_unparseable_answer_is_missing_with_a_reason(ack, features, rows, tmp_path):
     llm = get_llm(cache=tmp_path / "c.sqlite")
     g = make_groups(features[:2], ack)[0]
