@@ -24,18 +24,18 @@ from tqdm.auto import tqdm
 
 from .cohort import LABEL_COLS, LESIONS, VITALS, split_paper
 from .config import InputError
-from .models import MODEL_NAMES, MultiLabelModel
+from .models import LESION_KEYS, MODEL_NAMES, MultiLabelModel
 from .pipeline import save_figure
 from .stats import bootstrap_ci, bootstrap_diff, corrected_ttest, delong_test, holm, micro_metric
 
 # %% auto #0
-__all__ = ['LESION_KEYS', 'KEYWORD_TERMS', 'TRAIN_AUGMENT', 'REFERENCE_PREDICTORS', 'PAPER_TABLE4', 'RATING_COLUMNS',
-           'augmented_coverage', 'load_augmented', 'augmentation_gap', 'original_features', 'keyword_features',
-           'check_features', 'paper_rows', 'paper_splits', 'clean_splits', 'multilabel_metrics', 'paper_metrics',
-           'CVResult', 'cross_validate', 'run_grid', 'reference_cv', 'predictions_frame', 'n_relevant', 'score',
-           'table4', 'tabnet_note', 'per_lesion_table', 'parse_contrasts', 'contrast_table', 'summary_text',
-           'Evaluation', 'evaluate_feature_sets', 'lesion_importance', 'n_relevant_table', 'plot_top_features',
-           'example_ratings', 'read_ratings', 'relevance_groups', 'ratings_correlation', 'plot_relevance_panels']
+__all__ = ['KEYWORD_TERMS', 'TRAIN_AUGMENT', 'REFERENCE_PREDICTORS', 'PAPER_TABLE4', 'RATING_COLUMNS', 'augmented_coverage',
+           'load_augmented', 'augmentation_gap', 'original_features', 'keyword_features', 'check_features',
+           'paper_rows', 'paper_splits', 'clean_splits', 'multilabel_metrics', 'paper_metrics', 'CVResult',
+           'cross_validate', 'run_grid', 'reference_cv', 'predictions_frame', 'n_relevant', 'score', 'table4',
+           'tabnet_note', 'per_lesion_table', 'parse_contrasts', 'contrast_table', 'summary_text', 'Evaluation',
+           'evaluate_feature_sets', 'lesion_importance', 'n_relevant_table', 'plot_top_features', 'example_ratings',
+           'read_ratings', 'relevance_groups', 'ratings_correlation', 'plot_relevance_panels']
 
 # %% ../nbs/04_evaluate.ipynb #68ad95e7
 def _augmented_tables(folder: Path | str):
@@ -82,8 +82,6 @@ def augmentation_gap(coverage: pd.DataFrame, # `augmented_coverage`'s table
             f"reference predictors only. Run 03_augment first (`dallm reproduce --profile {profile} --only 03_augment`).")
 
 # %% ../nbs/04_evaluate.ipynb #8b6a6c0b
-LESION_KEYS = list(LESIONS)
-
 def original_features(df: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     "The paper's Original set: six vitals, age, sex (1 = female) and a seeded N(0,1) `dummy` column."
     d = df.assign(reading_id=df["reading_id"].astype(str)).set_index("reading_id")

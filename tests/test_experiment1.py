@@ -27,8 +27,12 @@ def test_clean_mode_with_smollm2(rows, tmp_path):
     v = values_clean(llm, rows)
     assert len(v) == 3 * 6 and set(v["feature"]) == set(VITALS)
     assert llm.ledger.calls == 3  # one structured call per reading
-    # every value is physiologically possible or missing with a reason
-    assert (v["value"].notna() | (v["reason"].str.len() > 0)).all()
+    # every value is physiologically possible (the cohort's limits) or missing with a reason
+    from dallm.cohort import LIMITS
+    ok = v[v["value"].notna()]
+    assert all(LIMITS[f][0] <= x <= LIMITS[f][1] for f, x in zip(ok["feature"], ok["value"]))
+    assert (v.loc[v["value"].isna(), "reason"].str.len() > 0).all()
+    assert v["raw"].str.strip().str.startswith("{").all()  # the structured call's JSON reply is kept
     v2 = values_clean(get_llm("smollm2", cache=tmp_path / "c.sqlite"), rows)
     pd.testing.assert_frame_equal(v, v2)  # the rerun is served from the cache, identical
 

@@ -56,9 +56,9 @@ def test_missing_model_file_names_the_path_and_the_fix(tmp_path):
 
 def test_greedy_is_deterministic_and_the_second_call_is_a_cache_hit(smol, smol_cache):
     a = smol.complete(PROMPT, max_tokens=12)
-    calls = smol.ledger.calls
+    calls, hits = smol.ledger.calls, smol.ledger.cache_hits
     b = smol.complete(PROMPT, max_tokens=12)
-    assert a == b and smol.ledger.calls == calls and smol.ledger.cache_hits >= 1
+    assert a == b and smol.ledger.calls == calls and smol.ledger.cache_hits == hits + 1
     # a fresh model object on the same cache never loads the model
     again = get_llm("smollm2", cache=smol_cache)
     assert again.complete(PROMPT, max_tokens=12) == a and again._backend is None
@@ -71,7 +71,8 @@ def test_samples_are_reproducible_by_seed(smol, smol_cache):
     s1 = smol.sample(PROMPT, 3, temperature=1.0, max_tokens=6, seed=7)
     fresh = LLM(smol.spec, LLMCache(smol_cache.with_name("samples.sqlite")))
     assert fresh.sample(PROMPT, 3, temperature=1.0, max_tokens=6, seed=7) == s1
-    assert len(s1) == 3
+    assert len(s1) == 3 and len(set(s1)) > 1                              # three draws, not one answer three times
+    assert fresh.sample(PROMPT, 3, temperature=1.0, max_tokens=6, seed=8) != s1  # the seed is part of the draw
 
 
 def test_decoding_parameters_are_part_of_the_key():
@@ -106,7 +107,7 @@ def test_openai_backend_against_the_local_llamacpp_server(tmp_path):
         ans = remote.chat("Give a typical adult heart rate as JSON with the key heart_rate.",
                           schema={"type": "object", "properties": {"heart_rate": {"type": "number"}}}, max_tokens=30)
         assert remote.last.text.strip().startswith("{")  # json_object mode: a JSON answer
-        assert ans is None or isinstance(ans, dict)
+        assert ans == parse_json(remote.last.text)  # what chat returns is the reply's JSON (None when cut off)
         samples = remote.sample("The capital of France is", 2, temperature=0.8, max_tokens=4)
         assert len(samples) == 2 and remote.ledger.calls == 2
         # llama-cpp-python's server refuses response_format json_schema (a 500 naming it): the backend switches to
@@ -127,7 +128,7 @@ def test_openai_backend_against_the_local_llamacpp_server(tmp_path):
 def test_masked_lm_path_with_the_minilm_bert(tmp_path):
     llm = get_llm("tiny-bert-minilm", cache=tmp_path / "c.sqlite")
     c1 = llm.fill_mask("The patient's heart rate is [MASK] beats per minute.", top_k=20)
-    assert len(c1) == 20 and all(isinstance(c, str) for c in c1)
+    assert len(c1) == 20 and all(isinstance(c, str) and c.strip() for c in c1) and len(set(c1)) == 20  # 20 distinct tokens
     again = get_llm("tiny-bert-minilm", cache=tmp_path / "c.sqlite")
     assert again.fill_mask("The patient's heart rate is [MASK] beats per minute.", top_k=20) == c1 and again._backend is None
     with pytest.raises(InputError, match="no \\[MASK\\]"):
