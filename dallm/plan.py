@@ -99,6 +99,20 @@ class PlanLLM(LLM):
             return len(v.tokenize(fmt(messages=msgs).prompt.encode(), add_bos=False, special=True))
         return sum(self.tokens(str(m.get("content", ""))) + 4 for m in msgs) + 3
 
+    def prompt_ids(self, payload: dict) -> list[int] | None:
+        "The token ids llama.cpp evaluates for a request (its chat template applied), or None without the GGUF vocabulary."
+        v, msgs = self._vocab, payload.get("messages")
+        if v is None: return None
+        if msgs is None: text, special = str(payload.get("prompt") or payload.get("text") or ""), False
+        elif not self.spec.chat: text, special = "\n\n".join(m["content"] for m in msgs) + "\n", False
+        elif template := v.metadata.get("tokenizer.chat_template"):
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+            fmt = Jinja2ChatFormatter(template=template, eos_token=v._model.token_get_text(v.token_eos()),
+                                      bos_token=v._model.token_get_text(v.token_bos()))
+            text, special = fmt(messages=msgs).prompt, True
+        else: return None
+        return v.tokenize(text.encode(), add_bos=False, special=special)
+
 # %% ../nbs/lib/plan.ipynb #fcb21c50
 @patch
 def _call(self: PlanLLM, kind: str, payload: dict, decoding: dict, run) -> Completion:
@@ -106,13 +120,23 @@ def _call(self: PlanLLM, kind: str, payload: dict, decoding: dict, run) -> Compl
     hit, seen = self.cache.get(key), key in self._planned  # a request planned before: the run's cache will hold it
     self._planned.add(key)
     n, mt = payload.get("n", 1), decoding.get("max_tokens", 1)
-    pt = hit.prompt_tokens if hit else self.prompt_tokens(payload)
+    ids = None if hit or seen else self.prompt_ids(payload)
+    pt = hit.prompt_tokens if hit else len(ids) if ids is not None else self.prompt_tokens(payload)
     ct = hit.completion_tokens if hit else n * (mt if mt <= 8 else math.ceil(mt * self.fill))
     self.records.append({"chapter": self.chapter, "phase": self.phase, "model": self.spec.name, "basis": self.basis,
-                         "calls": 1, "cached": int(hit is not None or seen), "prompt_tokens": pt, "completion_tokens": ct})
+                         "calls": 1, "cached": int(hit is not None or seen), "prompt_tokens": pt, "completion_tokens": ct,
+                         "evaluated_prompt_tokens": pt if ids is None else self._evaluated(ids)})
     c = hit or self._answer(kind, payload, decoding)
     self._local.last = c
     return c
+
+@patch
+def _evaluated(self: PlanLLM, ids: list[int]) -> int:
+    "Of a prompt sent to llama.cpp, the tokens it evaluates: those after the prefix shared with the prompt it evaluated last."
+    last = self.__dict__.get("_kv", [])
+    same = next((i for i, (a, b) in enumerate(zip(ids, last)) if a != b), min(len(ids), len(last)))
+    self._kv = ids
+    return len(ids) - min(same, len(ids) - 1)  # llama.cpp evaluates at least the last token again
 
 @patch
 def sample(self: PlanLLM, prompt: str, n: int, system: str | None = None, **decoding) -> list[str]:
@@ -318,7 +342,7 @@ def _cost(spec: ModelSpec, prompt_tokens: float, completion_tokens: float, price
     return (prompt_tokens * pr.get("input", 0) + completion_tokens * pr.get("output", 0)) / 1e6 if pr else np.nan
 
 def _hours(m: "PlanLLM", calls: int, prompt_tokens: float, completion_tokens: float, concurrency, latency: float) -> float:
-    "Hours of model time: an endpoint's latency at its concurrency, a local model's measured tokens/s (NaN: not measured)."
+    "Hours of model time: an endpoint's latency at its concurrency, a local model's measured tokens/s on the prompt tokens it evaluates (NaN: not measured)."
     if m.spec.backend == "openai":
         return math.ceil(calls / LLM.parallelism(m, concurrency)) * latency / 3600  # the endpoint path, not the planner's 1
     if m.spec.name not in LOCAL_SPEED: return np.nan  # it depends on your hardware
@@ -363,10 +387,14 @@ def run_plan(profile: str | None = None, # params/<profile>.yaml (default: DALLM
     new = 1 - recs["cached"] / recs["calls"]  # the share of each record's calls that the cache does not hold
     new_p = (recs["prompt_tokens"] * new).groupby(keys, sort=False).sum().values
     new_c = (recs["completion_tokens"] * new).groupby(keys, sort=False).sum().values
+    # llama.cpp keeps the previous prompt's tokens: a local model evaluates only what follows the shared prefix
+    ev = recs["evaluated_prompt_tokens"].fillna(recs["prompt_tokens"]) if "evaluated_prompt_tokens" in recs else recs["prompt_tokens"]
+    new_e = (ev * new).groupby(keys, sort=False).sum().values
     t["cost_usd"] = [_cost(specs[m].spec, pt, ct, prices) for m, pt, ct in zip(t["model"], new_p, new_c)]
-    t["hours"] = [_hours(specs[m], c - k, pt, ct, concurrency, latency)
-                  for m, c, k, pt, ct in zip(t["model"], t["calls"], t["cached"], new_p, new_c)]
+    t["hours"] = [_hours(specs[m], c - k, pe, ct, concurrency, latency)
+                  for m, c, k, pe, ct in zip(t["model"], t["calls"], t["cached"], new_e, new_c)]
     t["new_prompt_tokens"] = np.round(new_p).astype("int64")  # of the calls the cache does not hold: what a run sends
+    t["evaluated_prompt_tokens"] = np.round(new_e).astype("int64")  # of those, what a local model evaluates
     t["cost_usd"], t["hours"] = t["cost_usd"].astype(float), t["hours"].astype(float)
     t.attrs.update(profile=settings.profile, prices_as_of=prices.get("as_of"), latency=latency, concurrency=concurrency)
     return t
@@ -400,7 +428,8 @@ def plan_markdown(plan: pd.DataFrame) -> str:
     tot[counts] = tot[counts].astype("int64")
     head = (f"# Run plan: profile `{a.get('profile')}`\n\nEndpoint latency {a.get('latency')} s per call, concurrency "
             f"{a.get('concurrency') or 'the model default'}; prices as of {a.get('prices_as_of')} (dallm/data/prices.yaml, "
-            "prices.local.yaml); local models at the measured tokens/s of `LOCAL_SPEED`. `cached`: calls the cache already "
+            "prices.local.yaml); local models at the measured tokens/s of `LOCAL_SPEED` on `evaluated_prompt_tokens` (llama.cpp "
+            "reuses the prefix a prompt shares with the one before it) and on the completion tokens. `cached`: calls the cache already "
             "holds (they cost nothing). `basis`: built = prompts built and tokenised; estimate = counted from the profile; "
             "upper bound = every paper-mode sampling round.\n")
     fmt = dict(intfmt=",", floatfmt=",.2f")
