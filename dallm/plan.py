@@ -86,17 +86,10 @@ class PlanLLM(LLM):
         return memo[text]
 
     def prompt_tokens(self, payload: dict) -> int:
-        "Prompt tokens of a request: a GGUF model's own chat template applied; elsewhere 4 tokens of template per message."
+        "Prompt tokens of a request: a GGUF model's own (its chat template applied); elsewhere 4 tokens of template per message."
+        if (ids := self.prompt_ids(payload)) is not None: return len(ids)
         msgs = payload.get("messages")
         if msgs is None: return self.tokens(str(payload.get("prompt") or payload.get("text") or ""))
-        if self._vocab is not None and not self.spec.chat:  # a base model: the messages joined, as `LLM.chat` sends them
-            return self.tokens("\n\n".join(m["content"] for m in msgs) + "\n")
-        if self._vocab is not None and (template := self._vocab.metadata.get("tokenizer.chat_template")):
-            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-            v = self._vocab
-            fmt = Jinja2ChatFormatter(template=template, eos_token=v._model.token_get_text(v.token_eos()),
-                                      bos_token=v._model.token_get_text(v.token_bos()))
-            return len(v.tokenize(fmt(messages=msgs).prompt.encode(), add_bos=False, special=True))
         return sum(self.tokens(str(m.get("content", ""))) + 4 for m in msgs) + 3
 
     def prompt_ids(self, payload: dict) -> list[int] | None:
