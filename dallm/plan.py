@@ -85,26 +85,30 @@ class PlanLLM(LLM):
             memo[text] = len(self._vocab.tokenize(text.encode(), add_bos=False, special=False))
         return memo[text]
 
-    def prompt_tokens(self, payload: dict) -> int:
-        "Prompt tokens of a request: a GGUF model's own (its chat template applied); elsewhere 4 tokens of template per message."
-        if (ids := self.prompt_ids(payload)) is not None: return len(ids)
-        msgs = payload.get("messages")
-        if msgs is None: return self.tokens(str(payload.get("prompt") or payload.get("text") or ""))
-        return sum(self.tokens(str(m.get("content", ""))) + 4 for m in msgs) + 3
 
-    def prompt_ids(self, payload: dict) -> list[int] | None:
-        "The token ids llama.cpp evaluates for a request (its chat template applied), or None without the GGUF vocabulary."
-        v, msgs = self._vocab, payload.get("messages")
-        if v is None: return None
-        if msgs is None: text, special = str(payload.get("prompt") or payload.get("text") or ""), False
-        elif not self.spec.chat: text, special = "\n\n".join(m["content"] for m in msgs) + "\n", False
-        elif template := v.metadata.get("tokenizer.chat_template"):
-            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-            fmt = Jinja2ChatFormatter(template=template, eos_token=v._model.token_get_text(v.token_eos()),
-                                      bos_token=v._model.token_get_text(v.token_bos()))
-            text, special = fmt(messages=msgs).prompt, True
-        else: return None
-        return v.tokenize(text.encode(), add_bos=False, special=special)
+# %% ../nbs/lib/plan.ipynb #5cfad020
+@patch
+def prompt_tokens(self: PlanLLM, payload: dict) -> int:
+    "Prompt tokens of a request: a GGUF model's own (its chat template applied); elsewhere 4 tokens of template per message."
+    if (ids := self.prompt_ids(payload)) is not None: return len(ids)
+    msgs = payload.get("messages")
+    if msgs is None: return self.tokens(str(payload.get("prompt") or payload.get("text") or ""))
+    return sum(self.tokens(str(m.get("content", ""))) + 4 for m in msgs) + 3
+
+@patch
+def prompt_ids(self: PlanLLM, payload: dict) -> list[int] | None:
+    "The token ids llama.cpp evaluates for a request (its chat template applied), or None without the GGUF vocabulary."
+    v, msgs = self._vocab, payload.get("messages")
+    if v is None: return None
+    if msgs is None: text, special = str(payload.get("prompt") or payload.get("text") or ""), False
+    elif not self.spec.chat: text, special = "\n\n".join(m["content"] for m in msgs) + "\n", False
+    elif template := v.metadata.get("tokenizer.chat_template"):
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+        fmt = Jinja2ChatFormatter(template=template, eos_token=v._model.token_get_text(v.token_eos()),
+                                  bos_token=v._model.token_get_text(v.token_bos()))
+        text, special = fmt(messages=msgs).prompt, True
+    else: return None
+    return v.tokenize(text.encode(), add_bos=False, special=special)
 
 # %% ../nbs/lib/plan.ipynb #fcb21c50
 @patch
@@ -342,6 +346,27 @@ def _hours(m: "PlanLLM", calls: int, prompt_tokens: float, completion_tokens: fl
     sp, sd = LOCAL_SPEED[m.spec.name]
     return (prompt_tokens / sp + completion_tokens / sd) / 3600
 
+# %% ../nbs/lib/plan.ipynb #f5aa10b4
+def _plan_table(recs: pd.DataFrame, specs: dict, prices: dict, concurrency, latency: float) -> pd.DataFrame:
+    "The planned records summed per chapter, phase, model and basis, with the cost and hours of the calls the cache lacks."
+    t = (recs.groupby(["chapter", "phase", "model", "basis"], sort=False)
+         [["calls", "cached", "prompt_tokens", "completion_tokens"]].sum().reset_index())
+    keys = [recs[c] for c in ("chapter", "phase", "model", "basis")]
+    new = 1 - recs["cached"] / recs["calls"]  # the share of each record's calls that the cache does not hold
+    new_p = (recs["prompt_tokens"] * new).groupby(keys, sort=False).sum().values
+    new_c = (recs["completion_tokens"] * new).groupby(keys, sort=False).sum().values
+    # llama.cpp keeps the previous prompt's tokens: a local model evaluates only what follows the shared prefix
+    ev = recs["evaluated_prompt_tokens"].fillna(recs["prompt_tokens"]) if "evaluated_prompt_tokens" in recs else recs["prompt_tokens"]
+    new_e = (ev * new).groupby(keys, sort=False).sum().values
+    t["cost_usd"] = [_cost(specs[m].spec, pt, ct, prices) for m, pt, ct in zip(t["model"], new_p, new_c)]
+    t["hours"] = [_hours(specs[m], c - k, pe, ct, concurrency, latency)
+                  for m, c, k, pe, ct in zip(t["model"], t["calls"], t["cached"], new_e, new_c)]
+    t["new_prompt_tokens"] = np.round(new_p).astype("int64")  # of the calls the cache does not hold: what a run sends
+    t["evaluated_prompt_tokens"] = np.round(new_e).astype("int64")  # of those, what a local model evaluates
+    t["cost_usd"], t["hours"] = t["cost_usd"].astype(float), t["hours"].astype(float)
+    return t
+
+
 # %% ../nbs/lib/plan.ipynb #385a28e6
 def run_plan(profile: str | None = None, # params/<profile>.yaml (default: DALLM_PROFILE, else smoke)
              llm: str | None = None, # the default model (what "default" and empty model parameters mean): DALLM_LLM otherwise
@@ -373,22 +398,7 @@ def run_plan(profile: str | None = None, # params/<profile>.yaml (default: DALLM
         planned += plan_augment(prof.get("03_augment", {}), df, chunks, settings, cache, fill=fill)
     recs = pd.DataFrame([r for m in planned for r in m.records])
     if recs.empty: return recs
-    specs = {m.spec.name: m for m in planned}
-    t = (recs.groupby(["chapter", "phase", "model", "basis"], sort=False)
-         [["calls", "cached", "prompt_tokens", "completion_tokens"]].sum().reset_index())
-    keys = [recs[c] for c in ("chapter", "phase", "model", "basis")]
-    new = 1 - recs["cached"] / recs["calls"]  # the share of each record's calls that the cache does not hold
-    new_p = (recs["prompt_tokens"] * new).groupby(keys, sort=False).sum().values
-    new_c = (recs["completion_tokens"] * new).groupby(keys, sort=False).sum().values
-    # llama.cpp keeps the previous prompt's tokens: a local model evaluates only what follows the shared prefix
-    ev = recs["evaluated_prompt_tokens"].fillna(recs["prompt_tokens"]) if "evaluated_prompt_tokens" in recs else recs["prompt_tokens"]
-    new_e = (ev * new).groupby(keys, sort=False).sum().values
-    t["cost_usd"] = [_cost(specs[m].spec, pt, ct, prices) for m, pt, ct in zip(t["model"], new_p, new_c)]
-    t["hours"] = [_hours(specs[m], c - k, pe, ct, concurrency, latency)
-                  for m, c, k, pe, ct in zip(t["model"], t["calls"], t["cached"], new_e, new_c)]
-    t["new_prompt_tokens"] = np.round(new_p).astype("int64")  # of the calls the cache does not hold: what a run sends
-    t["evaluated_prompt_tokens"] = np.round(new_e).astype("int64")  # of those, what a local model evaluates
-    t["cost_usd"], t["hours"] = t["cost_usd"].astype(float), t["hours"].astype(float)
+    t = _plan_table(recs, {m.spec.name: m for m in planned}, prices, concurrency, latency)
     t.attrs.update(profile=settings.profile, prices_as_of=prices.get("as_of"), latency=latency, concurrency=concurrency)
     return t
 
