@@ -82,18 +82,21 @@ class Ack(BaseModel):
         return [a for a in self.answers if a.lesion == lesion and a.answer and not a.error]
 
     def block(self, lesion: str, # snake-case lesion key
-              questions: bool = True, # "Q: ... A: ..." (clean) or the answers alone, one per line (the authors' Figure A.7)
+              # "Q: ... A: ..." (clean) or the answers alone, one per line (the authors' Figure A.7)
+              questions: bool = True,
               max_chars: int = 0, # cut each answer to this many characters (0: whole answers)
               labels: tuple[str, str] = ("Q: ", "A: "), # how a question and its answer are introduced
              ) -> str:
         "The prior-knowledge text of one lesion."
         cut = lambda t: t[:max_chars].rsplit(" ", 1)[0] + " ..." if max_chars and len(t) > max_chars else t
-        return "\n".join(f"{labels[0]}{a.question}\n{labels[1]}{cut(a.answer)}" if questions else cut(a.answer) for a in self.for_lesion(lesion))
+        one = lambda a: f"{labels[0]}{a.question}\n{labels[1]}{cut(a.answer)}" if questions else cut(a.answer)
+        return "\n".join(one(a) for a in self.for_lesion(lesion))
 
 # %% ../nbs/03_augment.ipynb #a304e1c0
 def ack_store(docs: list[Document], chunks: list[Chunk], lesion: str, config: str, kind: str, *, llm: LLM, embeddings,
               profile: str = "smoke", settings: Settings | None = None):
-    "(store with the configuration's chunks for `lesion`, the kind actually used, the documents); in-process if Neo4j is down."
+    """(store with the configuration's chunks for `lesion`, the kind actually used, the documents); in-process if Neo4j
+    is down."""
     cd = config_documents(docs, config, lesion, embeddings)
     ids = {d.id for d in cd}
     cc = [c for c in chunks if c.doc_id in ids]
@@ -107,13 +110,15 @@ def ack_store(docs: list[Document], chunks: list[Chunk], lesion: str, config: st
 
 def build_ack(docs: list[Document], chunks: list[Chunk], lesions: list[str], queries: dict[str, str],
               questions: list[ExpertQuestion], *, llm: LLM, embeddings, store: str = "neo4j_vector",
-              config: str = "c_top1_wikipedia", k: int = 4, profile: str = "smoke", settings: Settings | None = None) -> Ack:
+              config: str = "c_top1_wikipedia", k: int = 4, profile: str = "smoke",
+              settings: Settings | None = None) -> Ack:
     "Every expert question answered for every lesion through the chosen store and sources."
     bad = sorted(set(lesions) - set(queries))
     if bad: raise InputError(f"lesions {bad} have no query name in the expert questions file; known: {sorted(queries)}")
     answers, used = [], {}
     for l in tqdm(lesions, desc="ACK (lesions)"):
-        s, used[l], cd = ack_store(docs, chunks, l, config, store, llm=llm, embeddings=embeddings, profile=profile, settings=settings)
+        s, used[l], cd = ack_store(docs, chunks, l, config, store, llm=llm, embeddings=embeddings, profile=profile,
+                                   settings=settings)
         texts = [q.template.format(lesion=queries[l]) for q in questions]
         for q, text, a in zip(questions, texts, answer_many(s, texts, llm, k, desc=f"ACK {l}")):
             answers.append(AckAnswer(lesion=l, question_id=q.id, question=text, answer=a.text, error=a.error,
@@ -128,7 +133,8 @@ def write_ack(ack: Ack, folder: Path | str) -> list[Path]:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "ack.json").write_text(ack.model_dump_json(indent=1), encoding="utf-8")
-    out = [f"# Augmented clinical knowledge\n\nModel `{ack.model}`, configuration `{ack.config}`, k={ack.k}, made {ack.created}.\n"]
+    out = [f"# Augmented clinical knowledge\n\nModel `{ack.model}`, configuration `{ack.config}`, k={ack.k}, made "
+           f"{ack.created}.\n"]
     for l in dict.fromkeys(a.lesion for a in ack.answers):
         got = [a for a in ack.answers if a.lesion == l]
         out.append(f"\n## {LESIONS.get(l, l)} (store: {ack.stores.get(l)}; documents: {'; '.join(got[0].documents)})\n")
@@ -165,18 +171,19 @@ class FeatureSpec(BaseModel):
         return "f_" + re.sub(r"[^0-9a-z]+", "_", self.name.lower()).strip("_")[:60]
 
 def normalise_name(name: str) -> str:
-    "A feature name as a short lower-case phrase: no list numbering, bullets, quotes, trailing punctuation or doubled spaces."
+    """A feature name as a short lower-case phrase: no list numbering, bullets, quotes, trailing punctuation or doubled
+    spaces."""
     n = re.sub(r"^\s*(?:\d+[.)]|[-*\u2022])\s*", "", str(name)).strip().strip("\"'`.,;:").lower()
     return re.sub(r"\s+", " ", n)
 
 # %% ../nbs/03_augment.ipynb #bb33e6be
 LEAK_TERMS: dict[str, list[str]] = {  # lesion -> terms that restate it or its radiographic finding
-    "enlarged_cardiac_silhouette": ["cardiomegaly", "cardiac silhouette", "enlarged heart", "heart size", "cardiothoracic",
-                                    "heart enlargement", "enlarged cardiac", "cardiac enlargement", "pericardial effusion",
-                                    "pericardial fluid", "fluid around the heart"],
-    "atelectasis": ["atelecta", "lobar collapse", "lobe collapse", "lung collapse", "segmental collapse", "collapsed lobe",
-                    "collapsed alveoli", "collapsed lung", "lung collapsed", "volume loss", "volume reduction",
-                    "linear shadow", "linear opacit", "plate-like"],
+    "enlarged_cardiac_silhouette": ["cardiomegaly", "cardiac silhouette", "enlarged heart", "heart size",
+                                    "cardiothoracic", "heart enlargement", "enlarged cardiac", "cardiac enlargement",
+                                    "pericardial effusion", "pericardial fluid", "fluid around the heart"],
+    "atelectasis": ["atelecta", "lobar collapse", "lobe collapse", "lung collapse", "segmental collapse",
+                    "collapsed lobe", "collapsed alveoli", "collapsed lung", "lung collapsed", "volume loss",
+                    "volume reduction", "linear shadow", "linear opacit", "plate-like"],
     "pleural_abnormality": ["pleural effusion", "pleural fluid", "pleural thickening", "costophrenic", "meniscus",
                             "pleural abnormal", "hydrothorax", "effusion"],
     "consolidation": ["consolidat", "air bronchogram", "airspace opacit", "lobar opacit", "pneumonia", "infiltrat"],
@@ -190,12 +197,14 @@ def leak_reason(name: str) -> str:
     n = name.lower()
     for lesion, terms in LEAK_TERMS.items():
         hit = next((t for t in terms if t in n), None)
-        if hit: return f"restates {LESIONS[lesion]} ({hit!r})" if lesion in LESIONS else f"a radiographic finding ({hit!r})"
+        if hit:
+            return f"restates {LESIONS[lesion]} ({hit!r})" if lesion in LESIONS else f"a radiographic finding ({hit!r})"
     return ""
 
 # %% ../nbs/03_augment.ipynb #bb33e6s1
 LABEL_TERMS: dict[str, list[str]] = {  # lesion -> phrases a feature name is compared with by meaning (MiniLM)
-    "enlarged_cardiac_silhouette": ["enlarged cardiac silhouette", "cardiomegaly", "enlarged heart", "pericardial effusion"],
+    "enlarged_cardiac_silhouette": ["enlarged cardiac silhouette", "cardiomegaly", "enlarged heart",
+                                    "pericardial effusion"],
     "atelectasis": ["atelectasis", "lung collapse", "volume loss"],
     "pleural_abnormality": ["pleural abnormality", "pleural effusion", "pleural thickening"],
     "consolidation": ["consolidation", "pneumonia", "air bronchogram"],
@@ -217,40 +226,45 @@ def label_neighbours(names: list[str]) -> pd.DataFrame:
     v = emb.encode(list(names))
     s = (v / np.linalg.norm(v, axis=1, keepdims=True)) @ T.T
     j = s.argmax(axis=1)
-    return pd.DataFrame({"name": list(names), "nearest_label": [terms[k][1] for k in j], "lesion": [terms[k][0] for k in j],
-                         "cosine": s[np.arange(len(j)), j].round(3)})
+    return pd.DataFrame({"name": list(names), "nearest_label": [terms[k][1] for k in j],
+                         "lesion": [terms[k][0] for k in j], "cosine": s[np.arange(len(j)), j].round(3)})
 
 def flag_near_labels(features: list[FeatureSpec],
-                     threshold: float = 0.75, # MiniLM cosine at or above which a name restates a label (0 or less: never)
+                     # MiniLM cosine at or above which a name restates a label (0 or less: never)
+                     threshold: float = 0.75,
                     ) -> list[FeatureSpec]:
-    "Each feature with its nearest label term and cosine; one at or above `threshold` is flagged as restating that label."
+    """Each feature with its nearest label term and cosine; one at or above `threshold` is flagged as restating that
+    label."""
     nb = label_neighbours([f.name for f in features])
     out = []
     for f, r in zip(features, nb.itertuples()):
         leaks = f.leaks or (f"close to {r.nearest_label!r} ({LESIONS[r.lesion]}; cosine {r.cosine:.2f})"
                             if 0 < threshold <= r.cosine else "")
-        out.append(f.model_copy(update={"nearest_label": r.nearest_label, "label_cosine": round(float(r.cosine), 3), "leaks": leaks}))
+        out.append(f.model_copy(update={"nearest_label": r.nearest_label, "label_cosine": round(float(r.cosine), 3),
+                                        "leaks": leaks}))
     return out
 
 # %% ../nbs/03_augment.ipynb #bb33e6s2
 def merge_features(*lists: list[FeatureSpec]) -> list[FeatureSpec]:
-    "Deduplicate by column key across lists (lesions): the first spec wins; lesions, questions and chunk ids are unioned."
+    """Deduplicate by column key across lists (lesions): the first spec wins; lesions, questions and chunk ids are
+    unioned."""
     out: dict[str, FeatureSpec] = {}
     for f in (f for lst in lists for f in lst):
         if f.key not in out:
             out[f.key] = f.model_copy(deep=True)
             continue
         g = out[f.key]
-        for a in ("lesions", "questions", "chunk_ids"): setattr(g, a, list(dict.fromkeys(getattr(g, a) + getattr(f, a))))
+        for a in ("lesions", "questions", "chunk_ids"): setattr(g, a,
+                                                                list(dict.fromkeys(getattr(g, a) + getattr(f, a))))
     return list(out.values())
 
 # %% ../nbs/03_augment.ipynb #ecf1cfef
-PROPOSE_SYSTEM = ("You design features for a clinical dataset of emergency-department patients who had a chest x-ray. From the text "
-    "the user gives, name up to {n} features a clinician could record for a patient (a symptom, an examination sign, an item "
-    "of medical history or a laboratory value) that the text links to {lesion}. Not {lesion} itself and not a finding read "
-    "from the x-ray. For each feature give a short name (2-5 words); its type (boolean, numeric or categorical); for a "
-    "numeric feature its unit and a plausible low and high value; for a categorical feature its allowed values; and a "
-    "one-line definition.")
+PROPOSE_SYSTEM = ("You design features for a clinical dataset of emergency-department patients who had a chest x-ray. "
+    "From the text the user gives, name up to {n} features a clinician could record for a patient (a symptom, an "
+    "examination sign, an item of medical history or a laboratory value) that the text links to {lesion}. Not {lesion} "
+    "itself and not a finding read from the x-ray. For each feature give a short name (2-5 words); its type (boolean, "
+    "numeric or categorical); for a numeric feature its unit and a plausible low and high value; for a categorical "
+    "feature its allowed values; and a one-line definition.")
 
 def proposal_schema(n: int) -> dict:
     "JSON schema of a feature proposal with at most `n` features (grammar-constrained on llama.cpp)."
@@ -259,7 +273,8 @@ def proposal_schema(n: int) -> dict:
         "unit": {"type": "string", "maxLength": 12}, "low": {"type": "number"}, "high": {"type": "number"},
         "values": {"type": "array", "items": {"type": "string", "maxLength": 20}, "maxItems": 4},
         "definition": {"type": "string", "maxLength": 100}}, "required": ["name", "type", "definition"]}
-    return {"type": "object", "properties": {"features": {"type": "array", "items": item, "minItems": 1, "maxItems": n}},
+    return {"type": "object",
+            "properties": {"features": {"type": "array", "items": item, "minItems": 1, "maxItems": n}},
             "required": ["features"]}
 
 # %% ../nbs/03_augment.ipynb #9eb9c91b
@@ -273,14 +288,18 @@ def _spec_from_proposal(p: dict, lesion: str, answer: "AckAnswer") -> FeatureSpe
     if lo is not None and hi is not None and lo > hi: lo, hi = hi, lo
     return FeatureSpec(name=name, type=typ, unit=(p.get("unit") or "") if typ == "numeric" else "", low=lo, high=hi,
                        values=vals if typ == "categorical" else [], definition=str(p.get("definition", "")).strip(),
-                       lesions=[lesion], questions=[answer.question_id], chunk_ids=answer.chunk_ids, leaks=leak_reason(name))
+                       lesions=[lesion], questions=[answer.question_id], chunk_ids=answer.chunk_ids,
+                       leaks=leak_reason(name))
 
 def propose_features(llm: LLM, ack: Ack, lesion: str, query: str, max_features: int = 10, *, per_answer: int = 2,
-                     near_label: float = 0.75, # a name this close to a label term (MiniLM cosine) restates it (`flag_near_labels`)
+                     # a name this close to a label term (MiniLM cosine) restates it (`flag_near_labels`)
+                     near_label: float = 0.75,
                     ) -> list[FeatureSpec]:
-    "Clean mode: features proposed answer by answer, merged; at most `max_features` that do not restate a label, then those that do (flagged)."
+    """Clean mode: features proposed answer by answer, merged; at most `max_features` that do not restate a label, then
+    those that do (flagged)."""
     def ask(a: AckAnswer):
-        msgs = [{"role": "system", "content": PROPOSE_SYSTEM.format(n=per_answer, lesion=query)}, {"role": "user", "content": a.answer}]
+        msgs = [{"role": "system", "content": PROPOSE_SYSTEM.format(n=per_answer, lesion=query)},
+                {"role": "user", "content": a.answer}]
         return llm.chat(msgs, schema=proposal_schema(per_answer), max_tokens=110 * per_answer + 30)
     answers = ack.for_lesion(lesion)
     found = []
@@ -292,31 +311,36 @@ def propose_features(llm: LLM, ack: Ack, lesion: str, query: str, max_features: 
     return [f for f in ranked if not f.leaks][:max_features] + [f for f in ranked if f.leaks]
 
 # %% ../nbs/03_augment.ipynb #7cb1d77d
-PAPER_KEYWORD_PROMPT = ("Considering all the answers below, list the clinical keywords that can be symptoms, numbers or booleans. "
-                        "Answer only with the keywords, separated by commas.\n\n{answers}")
-NUMERIC_HINTS = (r"\b(rate|pressure|saturation|temperature|count|counts|level|levels|volume|fvc|fev1|spirometry|ph|gas|gases|"
-                 r"concentration|weight|bmi|score|index|ratio|percentage|mmhg)\b|%")
+PAPER_KEYWORD_PROMPT = ("Considering all the answers below, list the clinical keywords that can be symptoms, numbers "
+                        "or booleans. Answer only with the keywords, separated by commas.\n\n{answers}")
+NUMERIC_HINTS = (r"\b(rate|pressure|saturation|temperature|count|counts|level|levels|volume|fvc|fev1|spirometry|"
+                 r"ph|gas|gases|concentration|weight|bmi|score|index|ratio|percentage|mmhg)\b|%")
 
 def paper_feature_type(keyword: str) -> str:
     "The stand-in for the authors' hand split: numeric when the keyword names a measurement, else boolean."
     return "numeric" if re.search(NUMERIC_HINTS, keyword.lower()) else "boolean"
 
 def paper_keywords(llm: LLM, ack: Ack, lesion: str, query: str, max_features: int = 10) -> list[FeatureSpec]:
-    "Paper mode: the keywords the model lists from all of a lesion's answers (those containing the lesion name dropped)."
+    """Paper mode: the keywords the model lists from all of a lesion's answers (those containing the lesion name
+    dropped)."""
     answers = ack.for_lesion(lesion)
     if not answers: return []
-    text = llm.chat(PAPER_KEYWORD_PROMPT.format(answers="\n".join(a.answer for a in answers)), temperature=0.0, max_tokens=160)
+    text = llm.chat(PAPER_KEYWORD_PROMPT.format(answers="\n".join(a.answer for a in answers)), temperature=0.0,
+                    max_tokens=160)
     kws = [normalise_name(k.split(":")[0]) for k in re.split(r"[,\n;]", text)]
     kws = [k for k in dict.fromkeys(kws) if k and len(k.split()) <= 6]
     kws = [k for k in kws if query.lower() not in k][:max_features]
     cids = list(dict.fromkeys(c for a in answers for c in a.chunk_ids))
-    return [FeatureSpec(name=k, type=paper_feature_type(k), lesions=[lesion], questions=[a.question_id for a in answers],
+    return [FeatureSpec(name=k, type=paper_feature_type(k), lesions=[lesion],
+                        questions=[a.question_id for a in answers],
                         chunk_ids=cids, source="paper-keyword", leaks=leak_reason(k)) for k in kws]
 
 # %% ../nbs/03_augment.ipynb #b8e3f402
-AUTHORS_AUG_FILE = "[extend] [2.a] whole-dataset-aug-debug.py"  # their Phase III script: `responses` and `identified_keywords`
+# their Phase III script: `responses` and `identified_keywords`
+AUTHORS_AUG_FILE = "[extend] [2.a] whole-dataset-aug-debug.py"
 AUTHORS_LESIONS = {"pulmonary edema": "pulmonary_edema", "enlarged cardiac silhouette": "enlarged_cardiac_silhouette",
-                   "pulmonary consolidation": "consolidation", "atelectasis": "atelectasis", "pleural abnormality": "pleural_abnormality"}
+                   "pulmonary consolidation": "consolidation", "atelectasis": "atelectasis",
+                   "pleural abnormality": "pleural_abnormality"}
 
 def module_literals(path: Path, names: tuple[str, ...]) -> dict:
     "Top-level `name = <literal>` assignments of a Python file, read with `ast` (the file is never imported or run)."
@@ -334,10 +358,12 @@ def module_literals(path: Path, names: tuple[str, ...]) -> dict:
 
 # %% ../nbs/03_augment.ipynb #b8e3f4s1
 def _question_id(text: str, lesion_query: str, questions: list[ExpertQuestion]) -> str:
-    "Our id of one of their question texts (best template match at 0.8 similarity or more), else an id made from the text."
+    """Our id of one of their question texts (best template match at 0.8 similarity or more), else an id made from the
+    text."""
     import difflib
     norm = lambda s: re.sub(r"[^a-z ]", "", s.lower().replace("\u2019", "'")).strip()
-    score = {q.id: difflib.SequenceMatcher(None, norm(q.template.format(lesion=lesion_query)), norm(text)).ratio() for q in questions}
+    ratio = lambda q: difflib.SequenceMatcher(None, norm(q.template.format(lesion=lesion_query)), norm(text)).ratio()
+    score = {q.id: ratio(q) for q in questions}
     best = max(score, key=score.get, default="")
     return best if best and score[best] >= 0.8 else "authors_" + re.sub(r"\W+", "_", norm(text))[:40]
 
@@ -348,19 +374,24 @@ def _authors_feature(name: str, kind: str, lesion: str, qids: list[str]) -> Feat
                        lesions=[lesion], questions=qids, source="authors", leaks=leak_reason(base))
 
 def read_authors_inputs(root: Path | str, # a copy of the authors' repository (ChihchengHsieh/DALL-M)
-                        lesions: list[str] | None = None, # snake-case lesion keys to keep (default: every lesion in the file)
-                        questions: list[ExpertQuestion] | None = None, # to map their question texts to ids (default: the paper's seven)
+                        # snake-case lesion keys to keep (default: every lesion in the file)
+                        lesions: list[str] | None = None,
+                        # to map their question texts to ids (default: the paper's seven)
+                        questions: list[ExpertQuestion] | None = None,
                        ) -> tuple[Ack, dict[str, list[FeatureSpec]]]:
-    "The authors' own knowledge-base answers (as an `Ack`) and their hand-split features per lesion, from their Phase III script."
+    """The authors' own knowledge-base answers (as an `Ack`) and their hand-split features per lesion, from their Phase
+    III script."""
     path = Path(root) / AUTHORS_AUG_FILE
     if not path.is_file():
-        raise InputError(f"authors_repo: {path} does not exist (point it at a copy of github.com/ChihchengHsieh/DALL-M)")
+        raise InputError(f"authors_repo: {path} does not exist (point it at a copy of "
+                         "github.com/ChihchengHsieh/DALL-M)")
     lit = module_literals(path, ("responses", "identified_keywords"))
     unknown = sorted((set(lit["responses"]) | set(lit["identified_keywords"])) - set(AUTHORS_LESIONS))
     if unknown: raise InputError(f"{path}: unknown lesion name(s) {unknown}; expected {sorted(AUTHORS_LESIONS)}")
     qs = questions if questions is not None else load_questions()[1]
     keep = lambda name: lesions is None or AUTHORS_LESIONS[name] in lesions
-    answers = [AckAnswer(lesion=AUTHORS_LESIONS[l], question_id=_question_id(q, l, qs), question=q, answer=str(a).strip())
+    answers = [AckAnswer(lesion=AUTHORS_LESIONS[l], question_id=_question_id(q, l, qs), question=q,
+                         answer=str(a).strip())
                for l, qa in lit["responses"].items() if keep(l) for q, a in qa.items()]
     qids = lambda key: list(dict.fromkeys(a.question_id for a in answers if a.lesion == key))
     feats = {AUTHORS_LESIONS[l]: [_authors_feature(n, kind, AUTHORS_LESIONS[l], qids(AUTHORS_LESIONS[l]))
@@ -387,7 +418,8 @@ PAPER_FEATURE_COUNTS = {"original": 8, "augmented": 78, "augmented_expert": 91, 
 def mode_features(generated: dict[str, list[FeatureSpec]], # lesion -> its features (proposals or keywords)
                   expert: list[FeatureSpec], # expert features
                   mode: str, # "clean" drops features that restate a label; "paper" keeps them
-                  near_label: float = 0.75, # a name this close to a label term (MiniLM cosine) restates it (`flag_near_labels`)
+                  # a name this close to a label term (MiniLM cosine) restates it (`flag_near_labels`)
+                  near_label: float = 0.75,
                  ) -> list[FeatureSpec]:
     "Every feature of one mode, deduplicated across lesions; expert features last."
     if mode not in ("clean", "paper"): raise InputError(f"mode {mode!r}: use 'clean' or 'paper'")
@@ -400,7 +432,8 @@ def feature_counts(features: dict[str, list[FeatureSpec]]) -> pd.DataFrame:
             for m, fs in features.items() for f in fs]
     if not rows: return pd.DataFrame(columns=["mode", "lesion", "source", "features", "restating a label"])
     d = pd.DataFrame(rows)
-    return (d.groupby(["mode", "lesion", "source"]).agg(features=("leaks", "size"), **{"restating a label": ("leaks", "sum")})
+    return (d.groupby(["mode", "lesion", "source"]).agg(features=("leaks", "size"),
+                                                        **{"restating a label": ("leaks", "sum")})
             .reset_index())
 
 # %% ../nbs/03_augment.ipynb #37316074
@@ -415,11 +448,15 @@ class Group(BaseModel):
 def make_groups(features: list[FeatureSpec], # every feature of a mode
                 ack: Ack | None, # None for the ablation (no prior knowledge)
                 max_chars: int = 0, # cut each ACK answer to this many characters in prompts (0: whole answers)
-                max_expert_chars: int | None = None, # the expert group's ACK: each lesion's first answer cut to this many characters (None: 400, or with whole answers (`max_chars` 0, the paper profile) every answer of every lesion, whole)
+                # the expert group's ACK: each lesion's first answer cut to this many characters (None: 400; with whole
+                # answers, `max_chars` 0 as in the paper profile, every answer of every lesion, whole)
+                max_expert_chars: int | None = None,
                ) -> list[Group]:
-    "One group per lesion (its features, its ACK) and one for the expert features (the ACK of every lesion: compact, or whole)."
+    """One group per lesion (its features, its ACK) and one for the expert features (the ACK of every lesion: compact,
+    or whole)."""
     groups: dict[str, list[FeatureSpec]] = {}
-    for f in features: groups.setdefault("expert" if f.source == "expert" or not f.lesions else f.lesions[0], []).append(f)
+    for f in features:
+        groups.setdefault("expert" if f.source == "expert" or not f.lesions else f.lesions[0], []).append(f)
     def prior(name, questions, labels=("Q: ", "A: ")):
         if ack is None: return ""
         if name != "expert": return ack.block(name, questions, max_chars, labels)
@@ -434,25 +471,31 @@ def make_groups(features: list[FeatureSpec], # every feature of a mode
                   prior_paper_qa=prior(n, True, ("Question: ", "Answer: "))) for n, fs in groups.items()]
 
 # %% ../nbs/03_augment.ipynb #7fcd96ac
-CLEAN_VALUE_SYSTEM = ("You are an experienced radiologist. {prior}For the patient the user describes, give the value of each "
-    "feature below, judging from the report, age and sex{and_prior}. Use null when the information does not allow a judgement. "
-    "Answer with one JSON object: for every feature its value and a short reason.\nFeatures:\n{features}")
+CLEAN_VALUE_SYSTEM = ("You are an experienced radiologist. {prior}For the patient the user describes, give the value "
+    "of each feature below, judging from the report, age and sex{and_prior}. Use null when the information does not "
+    "allow a judgement. Answer with one JSON object: for every feature its value and a short "
+    "reason.\nFeatures:\n{features}")
 
 def _describe(f: FeatureSpec) -> str:
+    span = f", plausibly {f.low:g} to {f.high:g}" if f.low is not None and f.high is not None else ""
     kind = ("true or false" if f.type == "boolean" else f"one of {', '.join(f.values)}" if f.type == "categorical" else
-            f"a number in {f.unit or 'its usual unit'}" + (f", plausibly {f.low:g} to {f.high:g}" if f.low is not None and f.high is not None else ""))
+            f"a number in {f.unit or 'its usual unit'}" + span)
     return f"- {f.key}: {f.name} ({kind})" + (f". {f.definition}" if f.definition else "")
 
 def clean_value_messages(row: pd.Series, group: Group,
-                         findings: bool = True, # False: the report's context sections only (FINDINGS and IMPRESSION left out)
+                         # False: the report's context sections only (FINDINGS and IMPRESSION left out)
+                         findings: bool = True,
                         ) -> list[dict]:
-    "Chat messages of the clean protocol for one reading and group: ACK and features first, the patient last, no labels."
+    """Chat messages of the clean protocol for one reading and group: ACK and features first, the patient last, no
+    labels."""
     prior = f"Prior knowledge:\n{group.prior}\n\n" if group.prior else ""
     system = CLEAN_VALUE_SYSTEM.format(prior=prior, and_prior=" and your prior knowledge" if group.prior else "",
                                        features="\n".join(map(_describe, group.features)))
     sex = {"F": "female", "M": "male"}.get(str(row["gender"]), str(row["gender"]))
     if findings: report, head = re.sub(r"[ \t]+", " ", str(row["report"])).strip(), "REPORT"
-    else: report, head = report_without_findings(str(row["report"])) or "(none)", "REPORT (findings and impression left out)"
+    else:
+        report = report_without_findings(str(row["report"])) or "(none)"
+        head = "REPORT (findings and impression left out)"
     user = f"AGE: {int(row['age'])}. SEX: {sex}.\n{head}:\n{report}"
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
@@ -460,7 +503,8 @@ def clean_value_messages(row: pd.Series, group: Group,
 def values_schema(features: list[FeatureSpec], reason_chars: int = 40) -> dict:
     "JSON schema of a clean answer: per feature key, {value, reason}; value typed by the feature, or null."
     def vs(f):
-        base = {"type": "boolean"} if f.type == "boolean" else {"enum": f.values} if f.type == "categorical" else {"type": "number"}
+        base = ({"type": "boolean"} if f.type == "boolean" else {"enum": f.values} if f.type == "categorical"
+                else {"type": "number"})
         return {"anyOf": [base, {"type": "null"}]}
     return {"type": "object", "properties": {f.key: {"type": "object", "properties": {
         "value": vs(f), "reason": {"type": "string", "maxLength": reason_chars}}, "required": ["value", "reason"]}
@@ -470,7 +514,8 @@ def _clean_value(f: FeatureSpec, v) -> tuple[float, str]:
     "(value coded as a number, '' ) or (NaN, why it is missing)."
     if v is None: return np.nan, "the model could not tell"
     if f.type == "boolean":
-        b = {"true": True, "yes": True, "false": False, "no": False}.get(str(v).strip().lower()) if not isinstance(v, bool) else v
+        words = {"true": True, "yes": True, "false": False, "no": False}
+        b = v if isinstance(v, bool) else words.get(str(v).strip().lower())
         return (float(b), "") if b is not None else (np.nan, f"not a boolean: {v!r}")
     if f.type == "categorical":
         return (float(f.values.index(v)), "") if v in f.values else (np.nan, f"not one of {f.values}: {v!r}")
@@ -497,27 +542,32 @@ def parse_clean_values(answer, features: list[FeatureSpec]) -> list[dict]:
     return out
 
 # %% ../nbs/03_augment.ipynb #50fa4ea5
-PAPER_PERSONA = ("You are an experienced radiologist with more than 30 years of experience. You are the most respected radiologist "
-                 "in the world. \n\nYou are examining a patient with the following report:\n\n")
-PAPER_BOOLEAN_TAIL = ("Make a prediction based on your prior knowledge and on the patient's report. Please check if your prediction "
-                      "is in accordance with your prior knowledge. \n Ensure your answers are using following template.\n\n")
-PAPER_NUMERIC_TAIL = ("According to the report {and_prior}above, please speculate be the numerical values covered by the token [MASK]? "
-                      "Please return only one single numerical values (not range) for each [MASK], and separate the answers by comma. "
-                      "Try to speculate the number instead of answering you don't know.")
+PAPER_PERSONA = ("You are an experienced radiologist with more than 30 years of experience. You are the most respected "
+                 "radiologist in the world. \n\nYou are examining a patient with the following report:\n\n")
+PAPER_BOOLEAN_TAIL = ("Make a prediction based on your prior knowledge and on the patient's report. Please check if "
+                      "your prediction is in accordance with your prior knowledge. \n Ensure your answers are using "
+                      "following template.\n\n")
+PAPER_NUMERIC_TAIL = ("According to the report {and_prior}above, please speculate be the numerical values covered by "
+                      "the token [MASK]? Please return only one single numerical values (not range) for each [MASK], "
+                      "and separate the answers by comma. Try to speculate the number instead of answering you don't "
+                      "know.")
 
 def paper_boolean_prompt(row: pd.Series, features: list[FeatureSpec], prior: str = "") -> list[dict]:
     """Figure A.7 as the authors' code sent it: a system message (persona, report block, the prior knowledge: absent in
-    the ablation) and a user message (the instruction and one `N. feature: {True\\False}, because...` line per feature)."""
+    the ablation) and a user message (the instruction and one `N. feature: {True\\False}, because...` line per
+    feature)."""
     system = PAPER_PERSONA + paper_report_block(row) + " \n\n=========\n"
     if prior: system += "According to your prior knowledge:\n\n" + prior + "\n=========\n\n"
-    user = PAPER_BOOLEAN_TAIL + "".join(f"{i}. {f.name}: {{True\\False}}, because...\n" for i, f in enumerate(features, 1))
+    lines = (f"{i}. {f.name}: {{True\\False}}, because...\n" for i, f in enumerate(features, 1))
+    user = PAPER_BOOLEAN_TAIL + "".join(lines)
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 def paper_numeric_prompt(row: pd.Series, features: list[FeatureSpec], prior: str = "") -> list[dict]:
-    """The authors' numeric prompt: system "You are a medical expert."; a "Question: / Answer:" prior block (absent in the
-    ablation), the report block with one `FEATURE: [MASK].` line per feature, their instruction."""
+    """The authors' numeric prompt: system "You are a medical expert."; a "Question: / Answer:" prior block (absent in
+    the ablation), the report block with one `FEATURE: [MASK].` line per feature, their instruction."""
     p = ("**Prior Knowledge:**\n=========\n" + prior + "\n=========\n") if prior else ""
-    p += ("\n\n\n**Report:**\n=========\n" + paper_report_block(row) + "\n" + "".join(f"{f.name.upper()}: [MASK].\n" for f in features)
+    masks = "".join(f"{f.name.upper()}: [MASK].\n" for f in features)
+    p += ("\n\n\n**Report:**\n=========\n" + paper_report_block(row) + "\n" + masks
           + "=========\n\n\n" + PAPER_NUMERIC_TAIL.format(and_prior="and prior knowledge " if prior else ""))
     return [{"role": "system", "content": "You are a medical expert."}, {"role": "user", "content": p}]
 
@@ -526,14 +576,16 @@ _BOOL_LINE = re.compile(r"^\s*(\d+)[.)]\s*([^:]*?)\s*:\s*(.*)$")
 _TF = {"true": True, "false": False}
 
 def _authors_boolean(line: str) -> bool:
-    "The authors' reading of one numbered line: the text from 2 characters after ':' to the first ',' or '.', True only if it is exactly 'true'."
+    """The authors' reading of one numbered line: the text from 2 characters after ':' to the first ',' or '.', True
+    only if it is exactly 'true'."""
     a = line.strip()[3:]
     if ":" not in a: return False  # their assert failed here; the run asked again
     cuts = [i for i in (a.find(","), a.find(".")) if i >= 0]
     return a[a.index(":") + 2:min(cuts) if cuts else -1].strip().lower() == "true"
 
 def _corrected_boolean(answer: str) -> tuple[bool | None, str]:
-    "Ours: True/False as the first word (braces and brackets allowed), the rest the reason; None when both or neither appear (an echoed '{True / False}')."
+    """Ours: True/False as the first word (braces and brackets allowed), the rest the reason; None when both or neither
+    appear (an echoed '{True / False}')."""
     head, _, rest = answer.partition(",")
     words = re.findall(r"[a-z]+", head.lower())
     said = {w for w in words if w in _TF}
@@ -559,7 +611,8 @@ def parse_paper_booleans(text: str, features: list[FeatureSpec]) -> list[dict]:
             out.append(dict(feature=f.key, value=np.nan if v is None else float(v), value_authors=float(va),
                             reason=re.sub(r"^because\W*", "", why)[:200] if v is not None else "", missing=miss))
         else: out.append(dict(feature=f.key, value=np.nan, value_authors=0.0, reason="",
-                             missing="no 'N. feature: True/False' line for this feature (the authors' parser made it False)"))
+                             missing="no 'N. feature: True/False' line for this feature "
+                                     "(the authors' parser made it False)"))
     return out
 
 # %% ../nbs/03_augment.ipynb #a08e9es1
@@ -574,8 +627,10 @@ def parse_paper_numbers(text: str, features: list[FeatureSpec]) -> list[dict]:
     for j, f in enumerate(features):
         tok = toks[j] if j < len(toks) else ""
         m = re.search(r"-?\d+(?:[.,]\d+)?", tok.replace(",", "."))
-        v, why = _clean_value(f, float(m.group().replace(",", "."))) if m else (np.nan, f"no number in {tok.strip()[:40]!r}")
-        out.append(dict(feature=f.key, value=v, value_authors=_authors_number(tok), reason=tok.strip()[:80], missing=why))
+        if m: v, why = _clean_value(f, float(m.group().replace(",", ".")))
+        else: v, why = np.nan, f"no number in {tok.strip()[:40]!r}"
+        out.append(dict(feature=f.key, value=v, value_authors=_authors_number(tok), reason=tok.strip()[:80],
+                        missing=why))
     return out
 
 # %% ../nbs/03_augment.ipynb #e243f3f9
@@ -587,21 +642,23 @@ def ask_group(llm: LLM, row: pd.Series, group: Group, mode: str, seed: int = 0, 
     "The long records (one per feature) of one reading and group."
     fs = _part(group.features, part)
     if mode == "clean":
-        ans = llm.chat(clean_value_messages(row, group, findings), schema=values_schema(fs, reason_chars), temperature=0.0, seed=seed,
-                       max_tokens=24 + (reason_chars // 3 + 30) * len(fs))
+        ans = llm.chat(clean_value_messages(row, group, findings), schema=values_schema(fs, reason_chars),
+                       temperature=0.0, seed=seed, max_tokens=24 + (reason_chars // 3 + 30) * len(fs))
         recs = [{**r, "value_authors": np.nan} for r in parse_clean_values(ans, fs)]
     else:
         recs = []
         bools, nums = [f for f in fs if f.type != "numeric"], [f for f in fs if f.type == "numeric"]
-        if bools:  # the authors' parser asserted one numbered line per feature, and their loop asked again (up to 10 times)
+        # the authors' parser asserted one numbered line per feature, and their loop asked again (up to 10 times)
+        if bools:
             for attempt in range(1, max(1, attempts) + 1):
-                text = llm.chat(paper_boolean_prompt(row, bools, group.prior_paper), temperature=1.2, seed=seed + attempt - 1,
-                                max_tokens=24 * len(bools))
+                text = llm.chat(paper_boolean_prompt(row, bools, group.prior_paper), temperature=1.2,
+                                seed=seed + attempt - 1, max_tokens=24 * len(bools))
                 got = parse_paper_booleans(text, bools)
                 if not any(r["missing"].startswith("no '") for r in got): break
             recs += [{**r, "attempts": attempt} for r in got]
         if nums:
-            text = llm.chat(paper_numeric_prompt(row, nums, group.prior_paper_qa), temperature=0.0, seed=seed, max_tokens=8 * len(nums) + 8)
+            text = llm.chat(paper_numeric_prompt(row, nums, group.prior_paper_qa), temperature=0.0, seed=seed,
+                            max_tokens=8 * len(nums) + 8)
             recs += parse_paper_numbers(text, nums)
     cid = {f.key: " ".join(f.chunk_ids) for f in fs}
     return [{"reading_id": row["reading_id"], "group": group.name, **r, "chunk_ids": cid[r["feature"]]} for r in recs]
@@ -612,16 +669,20 @@ def _part(features: list[FeatureSpec], part: str) -> list[FeatureSpec]:
     return [f for f in features if part == "all" or (f.type == "numeric") == (part == "numeric")]
 
 def _failed_group(row: pd.Series, group: Group, reason: str, part: str = "all") -> list[dict]:
-    "Missing values, with the reason, for every feature of a group (or of its paper-mode part) whose call failed after its retries."
-    return [{"reading_id": row["reading_id"], "group": group.name, "feature": f.key, "value": np.nan, "value_authors": np.nan,
-             "reason": "", "missing": f"call failed: {reason}", "chunk_ids": " ".join(f.chunk_ids)} for f in _part(group.features, part)]
+    """Missing values, with the reason, for every feature of a group (or of its paper-mode part) whose call failed after
+    its retries."""
+    return [{"reading_id": row["reading_id"], "group": group.name, "feature": f.key, "value": np.nan,
+             "value_authors": np.nan, "reason": "", "missing": f"call failed: {reason}",
+             "chunk_ids": " ".join(f.chunk_ids)} for f in _part(group.features, part)]
 
 def run_values(llm: LLM, rows: pd.DataFrame, groups: list[Group], mode: str, seed: int = 0, *, desc: str = "values",
                concurrency: int | None = None, # calls in flight for remote endpoints (default: `LLM.parallelism`)
                findings: bool = True, # clean mode: False leaves the report's FINDINGS and IMPRESSION out
-               attempts: int = 1, # paper mode: boolean calls asked up to this many times while a numbered line is missing
+               # paper mode: boolean calls asked up to this many times while a numbered line is missing
+               attempts: int = 1,
               ) -> pd.DataFrame:
-    "Long table of every reading's values for every group's features (reading_id, group, feature, value, value_authors, reason, missing, attempts, chunk_ids)."
+    """Long table of every reading's values for every group's features (reading_id, group, feature, value,
+    value_authors, reason, missing, attempts, chunk_ids)."""
     # group-major, and in paper mode every boolean call of a group before its numeric ones: consecutive prompts then
     # share the group's prefix (the ACK first), which llama.cpp reads once; the numeric prompt puts the prior first
     parts = ["boolean", "numeric"] if mode == "paper" else ["all"]
@@ -633,15 +694,18 @@ def run_values(llm: LLM, rows: pd.DataFrame, groups: list[Group], mode: str, see
                    concurrency=concurrency, desc=desc)
     out = {}
     for (gi, ri, part), got in zip(jobs, recs):  # back in (group, reading) order, booleans before numbers as before
-        out.setdefault((gi, ri), []).extend(_failed_group(rs_[ri], groups[gi], got.reason, part) if failed(got) else got)
+        got = _failed_group(rs_[ri], groups[gi], got.reason, part) if failed(got) else got
+        out.setdefault((gi, ri), []).extend(got)
     cols = ["reading_id", "group", "feature", "value", "value_authors", "reason", "missing", "attempts", "chunk_ids"]
     return pd.DataFrame([r for k in sorted(out) for r in out[k]], columns=cols)
 
 # %% ../nbs/03_augment.ipynb #fd199fbd
 def feature_tables(long: pd.DataFrame, features: list[FeatureSpec], mode: str) -> dict[str, pd.DataFrame]:
-    "The feature tables of one mode (augmented, augmented_expert, ablation; augmented_nofindings if asked), indexed by reading_id."
+    """The feature tables of one mode (augmented, augmented_expert, ablation; augmented_nofindings if asked), indexed by
+    reading_id."""
     col = "value_authors" if mode == "paper" else "value"
-    wide = lambda v: (long[long["variant"] == v].pivot_table(index="reading_id", columns="feature", values=col, aggfunc="first", dropna=False)
+    wide = lambda v: (long[long["variant"] == v].pivot_table(index="reading_id", columns="feature", values=col,
+                                                             aggfunc="first", dropna=False)
                       .reindex(columns=[f.key for f in features]).rename_axis(None, axis=1))
     ack_t, abl = wide("ack"), wide("ablation")
     # the authors' merge lost the features only consolidation's knowledge proposed, from every table (their 8 + 70 = 78
@@ -654,21 +718,24 @@ def feature_tables(long: pd.DataFrame, features: list[FeatureSpec], mode: str) -
     return out
 
 def write_feature_tables(tables: dict[str, pd.DataFrame], folder: Path | str) -> list[Path]:
-    "Each table as `<folder>/<name>.parquet` with a reading_id column; columns with no value at all are dropped (and named)."
+    """Each table as `<folder>/<name>.parquet` with a reading_id column; columns with no value at all are dropped (and
+    named)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     out = []
     for name, t in tables.items():
         empty = [c for c in t.columns if t[c].isna().all()]
         if empty: print(f"{name}: dropped {len(empty)} column(s) without any value: {empty[:5]}")
-        t.drop(columns=empty).reset_index().rename(columns={"index": "reading_id"}).to_parquet(folder / f"{name}.parquet", index=False)
+        t = t.drop(columns=empty).reset_index().rename(columns={"index": "reading_id"})
+        t.to_parquet(folder / f"{name}.parquet", index=False)
         out.append(folder / f"{name}.parquet")
     return out
 
 # %% ../nbs/03_augment.ipynb #c8b5eff0
 def missingness(long: pd.DataFrame) -> pd.DataFrame:
     "Per mode, variant and reason: how many values are missing (reasons with their numbers masked)."
-    miss = long[long["value"].isna()].assign(missing=lambda d: d["missing"].str.replace(r"-?\d+(\.\d+)?", "#", regex=True))
+    masked = lambda d: d["missing"].str.replace(r"-?\d+(\.\d+)?", "#", regex=True)
+    miss = long[long["value"].isna()].assign(missing=masked)
     out = miss.groupby(["mode", "variant", "missing"]).size().rename("values").reset_index()
     tot = long.groupby(["mode", "variant"]).size().rename("of")
     return out.join(tot, on=["mode", "variant"]).assign(share=lambda d: (d["values"] / d["of"]).round(3))
@@ -679,7 +746,8 @@ def leakage_audit(tables: dict[str, pd.DataFrame], # feature tables indexed by r
                   features: dict[str, list[FeatureSpec]], # mode -> features (for the name rule)
                   threshold: float = 0.8, # flag at or above this single-feature AUROC
                  ) -> pd.DataFrame:
-    "Per table and feature: the label it predicts best on its own, that AUROC, whether it is flagged, and the name rule's verdict."
+    """Per table and feature: the label it predicts best on its own, that AUROC, whether it is flagged, and the name
+    rule's verdict."""
     Y = cohort.assign(reading_id=cohort["reading_id"].astype(str)).set_index("reading_id")[LABEL_COLS]
     leaks = {f.key: f.leaks for fs in features.values() for f in fs}
     rows = []
@@ -694,8 +762,8 @@ def leakage_audit(tables: dict[str, pd.DataFrame], # feature tables indexed by r
                     a = roc_auc_score(t, x[ok])
                     a = max(a, 1 - a)
                     if not a <= best[0]: best = (a, lab.removeprefix("label_"))
-            rows.append({"table": name, "feature": c, "readings": int(ok.sum()), "best_label": best[1], "auroc": best[0],
-                         "flagged": bool(best[0] >= threshold), "name_rule": leaks.get(c, "")})
+            rows.append({"table": name, "feature": c, "readings": int(ok.sum()), "best_label": best[1],
+                         "auroc": best[0], "flagged": bool(best[0] >= threshold), "name_rule": leaks.get(c, "")})
     return pd.DataFrame(rows)
 
 # %% ../nbs/03_augment.ipynb #5b0e7a21
@@ -707,7 +775,8 @@ def _auc_rows(Y: np.ndarray, r: np.ndarray) -> np.ndarray:
         return (Y @ r - n1 * (n1 + 1) / 2) / (n1 * n0)
 
 def _cv_single(x: np.ndarray, Y: np.ndarray, splits: list) -> np.ndarray:
-    "Per label row: the mean over folds of the test AUROC, the direction chosen and the median imputed on the training fold."
+    """Per label row: the mean over folds of the test AUROC, the direction chosen and the median imputed on the training
+    fold."""
     out = []
     for tr, te in splits:
         med = np.nanmedian(x[tr]) if np.isfinite(x[tr]).any() else 0.0
@@ -740,7 +809,8 @@ def block_permutations(groups: np.ndarray, n: int, rng: np.random.Generator) -> 
     """`n` row orders, each swapping whole patients' label blocks between patients with the same number of readings, so
     that a permutation null keeps the within-patient structure (readings of one image share their features)."""
     by_size: dict[int, list[np.ndarray]] = {}
-    for m in pd.Series(np.arange(len(groups))).groupby(np.asarray(groups)).indices.values(): by_size.setdefault(len(m), []).append(m)
+    for m in pd.Series(np.arange(len(groups))).groupby(np.asarray(groups)).indices.values():
+        by_size.setdefault(len(m), []).append(m)
     out = np.tile(np.arange(len(groups)), (n, 1))
     for blocks in by_size.values():
         if len(blocks) < 2: continue
@@ -756,10 +826,10 @@ def oos_leakage_audit(tables: dict[str, pd.DataFrame], # feature tables indexed 
                       n_perm_multi: int = 20, # label permutations of the all-features null
                       *, seed: int = 0,
                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Out of sample: per table and feature, the cross-validated single-feature AUROC of the label it predicts best (direction
-    and imputation learned on the training folds) against a permutation null of that maximum (patients' label blocks permuted, `block_permutations`;
-    `p_perm`, Holm over the table's features); per table, all its features together in one logistic regression per label
-    (macro AUROC) against its own permutation null."""
+    """Out of sample: per table and feature, the cross-validated single-feature AUROC of the label it predicts best
+    (direction and imputation learned on the training folds) against a permutation null of that maximum (patients'
+    label blocks permuted, `block_permutations`; `p_perm`, Holm over the table's features); per table, all its features
+    together in one logistic regression per label (macro AUROC) against its own permutation null."""
     from sklearn.model_selection import GroupKFold
     from statsmodels.stats.multitest import multipletests
     rng = np.random.default_rng(seed)
@@ -772,7 +842,8 @@ def oos_leakage_audit(tables: dict[str, pd.DataFrame], # feature tables indexed 
         if k < 2 or T.shape[1] == 0: continue
         splits = list(GroupKFold(n_splits=k).split(T, groups=groups))
         perms = block_permutations(groups, n_perm, rng)
-        Yrows = np.concatenate([Y.T[None], Y[perms].transpose(0, 2, 1)]).reshape(-1, len(Y))  # (1 + n_perm) x labels rows
+        # (1 + n_perm) x labels rows
+        Yrows = np.concatenate([Y.T[None], Y[perms].transpose(0, 2, 1)]).reshape(-1, len(Y))
         rows = []
         for c in T.columns:
             a = _cv_single(T[c].to_numpy(float), Yrows, splits).reshape(1 + n_perm, len(LABEL_COLS))
@@ -794,7 +865,8 @@ def oos_leakage_audit(tables: dict[str, pd.DataFrame], # feature tables indexed 
     return (pd.concat(singles, ignore_index=True) if singles else pd.DataFrame(), pd.DataFrame(multis))
 
 # %% ../nbs/03_augment.ipynb #15f408ed
-def plot_feature_values(long: pd.DataFrame, features: dict[str, list[FeatureSpec]], path: Path | str | None = None, top: int = 12):
+def plot_feature_values(long: pd.DataFrame, features: dict[str, list[FeatureSpec]], path: Path | str | None = None,
+                        top: int = 12):
     "Share of True per boolean feature (with the ACK), per mode: the distributions the downstream models will see."
     import matplotlib.pyplot as plt
     kinds = {f.key: f.type for fs in features.values() for f in fs}
@@ -818,23 +890,28 @@ def data_card(features: dict[str, list[FeatureSpec]], long: pd.DataFrame, tables
     miss = long.groupby(["mode", "variant", "feature"])["value"].apply(lambda v: round(float(v.isna().mean()), 3))
     return {"settings": settings, "model": ack.model, "ack": {"stores": ack.stores, "config": ack.config, "k": ack.k},
             "tables": {k: {"readings": len(v), "features": v.shape[1]} for k, v in tables.items()},
-            "features": {m: [{**f.model_dump(include={"name", "type", "unit", "low", "high", "values", "source", "lesions", "leaks", "nearest_label", "label_cosine"}),
+            "features": {m: [{**f.model_dump(include={"name", "type", "unit", "low", "high", "values", "source",
+                                                      "lesions", "leaks", "nearest_label", "label_cosine"}),
                               "column": f.key, "missing_with_ack": miss.get((m, "ack", f.key)),
-                              "missing_ablation": miss.get((m, "ablation", f.key))} for f in fs] for m, fs in features.items()},
+                              "missing_ablation": miss.get((m, "ablation", f.key))} for f in fs]
+                         for m, fs in features.items()},
             "cost": ledger.to_dict(orient="records")}
 
 def card_markdown(card: dict) -> str:
     "The data card for people."
     s = card["settings"]
-    out = [f"# Data card: augmented features ({s.get('profile')})\n", f"Model `{card['model']}`; ACK stores {card['ack']['stores']}, "
+    out = [f"# Data card: augmented features ({s.get('profile')})\n",
+           f"Model `{card['model']}`; ACK stores {card['ack']['stores']}, "
            f"configuration `{card['ack']['config']}`, k={card['ack']['k']}; settings {s}.\n", "## Tables\n",
            pd.DataFrame(card["tables"]).T.to_markdown()]
     if any(k.endswith("_nofindings") for k in card["tables"]):
-        out.append("\n`*_augmented_nofindings`: the augmented features valued with the ACK from the report's context sections only "
-                   f"({', '.join(CONTEXT_SECTIONS)}), age and sex: FINDINGS and IMPRESSION, from which the labels were read, left out.")
+        out.append("\n`*_augmented_nofindings`: the augmented features valued with the ACK from the report's context "
+                   f"sections only ({', '.join(CONTEXT_SECTIONS)}), age and sex: FINDINGS and IMPRESSION, from which "
+                   "the labels were read, left out.")
     out.append("\n## Features\n")
     for m, fs in card["features"].items():
         out += [f"\n### {m}\n", pd.DataFrame(fs)[["column", "name", "type", "unit", "source", "lesions", "leaks",
-                                                     "nearest_label", "label_cosine", "missing_with_ack", "missing_ablation"]].to_markdown(index=False)]
+                                                     "nearest_label", "label_cosine", "missing_with_ack",
+                                                  "missing_ablation"]].to_markdown(index=False)]
     out += ["\n## Cost (ledger)\n", pd.DataFrame(card["cost"]).to_markdown(index=False)]
     return "\n".join(out) + "\n"

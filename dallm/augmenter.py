@@ -16,8 +16,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from fastcore.basics import patch
 
-from .augment import (Ack, FeatureSpec, build_ack, load_expert_features, load_questions, make_groups, mode_features,
-                           paper_keywords, propose_features, read_ack, run_values)
+from .augment import (Ack, FeatureSpec, build_ack, load_expert_features, load_questions, make_groups,
+                           mode_features, paper_keywords, propose_features, read_ack, run_values)
 from .cohort import LABEL_COLS
 from .config import InputError, get_settings
 from .knowledge import Document, chunk_documents, gather_corpus
@@ -34,17 +34,20 @@ def patient_rows(X: pd.DataFrame, # the input table
                 ) -> pd.DataFrame:
     "The columns dallm's prompts read (reading_id, report, age, gender; the labels in paper mode), checked."
     if not isinstance(X, pd.DataFrame):
-        raise InputError(f"Augmenter needs a pandas DataFrame with columns {report_col!r}, {age_col!r}, {sex_col!r}; got {type(X).__name__}")
+        raise InputError(f"Augmenter needs a pandas DataFrame with columns {report_col!r}, {age_col!r}, {sex_col!r}; "
+                         f"got {type(X).__name__}")
     need = [report_col, age_col, sex_col] + ([id_col] if id_col else []) + (LABEL_COLS if labels else [])
     miss = [c for c in need if c not in X.columns]
-    if miss: raise InputError(f"input table: missing column(s) {miss}" + (" (paper mode shows the labels to the model)" if set(miss) & set(LABEL_COLS) else "")
-                              + f"; it has {list(X.columns)[:12]}")
+    why = " (paper mode shows the labels to the model)" if set(miss) & set(LABEL_COLS) else ""
+    if miss: raise InputError(f"input table: missing column(s) {miss}{why}; it has {list(X.columns)[:12]}")
     ids = (X[id_col] if id_col else X.index.to_series()).astype(str)
     if ids.duplicated().any():
-        raise InputError(f"input table: row names {'in ' + repr(id_col) if id_col else '(the index)'} must be unique; repeated: {sorted(set(ids[ids.duplicated()]))[:5]}")
+        raise InputError(f"input table: row names {'in ' + repr(id_col) if id_col else '(the index)'} must be unique; "
+                         f"repeated: {sorted(set(ids[ids.duplicated()]))[:5]}")
     age = pd.to_numeric(X[age_col], errors="coerce")
     if age.isna().any():
-        raise InputError(f"input table: column {age_col!r} needs a number in every row; not one in rows {list(ids[age.isna()])[:5]}")
+        raise InputError(f"input table: column {age_col!r} needs a number in every row; not one in rows "
+                         f"{list(ids[age.isna()])[:5]}")
     rows = pd.DataFrame({"reading_id": ids.to_numpy(), "report": X[report_col].fillna("").astype(str).to_numpy(),
                          "age": age.to_numpy(), "gender": X[sex_col].astype(str).to_numpy()})
     for c in LABEL_COLS if labels else []: rows[c] = X[c].to_numpy()
@@ -53,30 +56,38 @@ def patient_rows(X: pd.DataFrame, # the input table
 # %% ../nbs/lib/augmenter.ipynb #a0000009
 class Augmenter(TransformerMixin, BaseEstimator):
     "DALL-M's knowledge (fit) and per-row feature values (transform) as a scikit-learn transformer."
-    def __init__(self, llm: str | LLM | None = None, # values model: a registry name or an `LLM` (None: the DALLM_LLM setting)
+    def __init__(self, llm: str | LLM | None = None, # values model: a registry name or an `LLM` (None: DALLM_LLM)
                  knowledge_llm: str | LLM | None = None, # ACK and feature-proposal model (None: the same as `llm`)
-                 lesions: tuple = ("atelectasis", "pleural_abnormality"), # snake-case lesion keys (all five: `dallm.cohort.LESIONS`)
-                 mode: str = "clean", # "clean" (no labels in any prompt) or "paper" (the authors' prompts, labels included)
+                 # snake-case lesion keys (all five: `dallm.cohort.LESIONS`)
+                 lesions: tuple = ("atelectasis", "pleural_abnormality"),
+                 # "clean" (no labels in any prompt) or "paper" (the authors' prompts, labels included)
+                 mode: str = "clean",
                  variant: str = "ack", # "ack", "ablation" or "nofindings" (see above)
                  *, max_features: int = 3, # new features proposed per lesion
                  expert: bool | str = True, # the paper's 13 expert features, none (False) or your YAML file
                  questions: str | None = None, # YAML of expert questions (None: the paper's seven)
                  knowledge: str | list = "bundled", # "bundled", "wikipedia", "radiopaedia", "both" or your `Document`s
                  store: str = "vector", # retrieval store kind of the ACK ("neo4j_vector": the paper's, needs Neo4j)
-                 config: str | None = None, # source configuration (None: top-1 Wikipedia for a named source, all of your documents)
+                 # source configuration (None: top-1 Wikipedia for a named source, all of your documents)
+                 config: str | None = None,
                  k: int = 4, # chunks retrieved per expert question
-                 ack_chars: int = 300, # cut each ACK answer to this many characters in the value prompts (0: whole answers)
+                 # cut each ACK answer to this many characters in the value prompts (0: whole answers)
+                 ack_chars: int = 300,
                  ack: Ack | str | None = None, # a ready ACK (or the path of an ack.json): fit asks no question
-                 features: list | str | None = None, # ready feature specifications (or a features_<mode>.json): fit proposes none
+                 # ready feature specifications (or a features_<mode>.json): fit proposes none
+                 features: list | str | None = None,
                  report_col: str = "report", age_col: str = "age", sex_col: str = "sex", # the input's columns
                  id_col: str | None = None, # a column naming the rows (default: the index)
                  concurrency: int | None = None, # calls in flight for remote endpoints (default: the model's)
                  seed: int = 0, # seed of sampled answers
-                 paper_attempts: int = 1, # paper mode: boolean calls asked again while a numbered line is missing (the authors: 10)
-                 near_label: float = 0.75, # clean mode drops a proposed feature this close (MiniLM cosine) to a label term
+                 # paper mode: boolean calls asked again while a numbered line is missing (the authors: 10)
+                 paper_attempts: int = 1,
+                 # clean mode drops a proposed feature this close (MiniLM cosine) to a label term
+                 near_label: float = 0.75,
                 ):
         self.llm, self.knowledge_llm, self.lesions, self.mode, self.variant = llm, knowledge_llm, lesions, mode, variant
-        self.max_features, self.expert, self.questions, self.knowledge, self.store = max_features, expert, questions, knowledge, store
+        self.max_features, self.expert, self.questions = max_features, expert, questions
+        self.knowledge, self.store = knowledge, store
         self.config, self.k, self.ack_chars, self.ack, self.features = config, k, ack_chars, ack, features
         self.report_col, self.age_col, self.sex_col, self.id_col = report_col, age_col, sex_col, id_col
         self.concurrency, self.seed, self.near_label = concurrency, seed, near_label
@@ -89,7 +100,8 @@ def _named_llm(name: str | None) -> LLM:
 
 @patch
 def _model(self: Augmenter, which: str) -> LLM:
-    "The values model (`which='llm'`) or the knowledge model; a name is looked up once per process, an object used as given."
+    """The values model (`which='llm'`) or the knowledge model; a name is looked up once per process, an object used as
+    given."""
     m = self.llm if which == "llm" or self.knowledge_llm is None else self.knowledge_llm
     return _named_llm(m) if m is None or isinstance(m, str) else m
 
@@ -99,7 +111,8 @@ def _check(self: Augmenter):
     if self.variant not in ("ack", "ablation", "nofindings"):
         raise InputError(f"Augmenter(variant={self.variant!r}): use 'ack', 'ablation' or 'nofindings'")
     if self.variant == "nofindings" and self.mode != "clean":
-        raise InputError("Augmenter(variant='nofindings') is a clean-mode variant (paper mode keeps the authors' prompts)")
+        raise InputError("Augmenter(variant='nofindings') is a clean-mode variant (paper mode keeps the authors' "
+                         "prompts)")
 
 @patch
 def _rows(self: Augmenter, X) -> pd.DataFrame:
@@ -109,16 +122,19 @@ def _rows(self: Augmenter, X) -> pd.DataFrame:
 def _read_features(features) -> list[FeatureSpec]:
     if isinstance(features, (str, Path)):
         p = Path(features)
-        if not p.exists(): raise InputError(f"Augmenter(features={str(p)!r}): no such file (chapter 03 writes data/<profile>/augment/features_<mode>.json)")
+        if not p.exists(): raise InputError(f"Augmenter(features={str(p)!r}): no such file (chapter 03 writes "
+                                            "data/<profile>/augment/features_<mode>.json)")
         features = json.loads(p.read_text(encoding="utf-8"))
     # dicts, or specs of another copy of the class (a notebook that defines its own), become dallm's
-    return [f if isinstance(f, FeatureSpec) else FeatureSpec(**(f if isinstance(f, dict) else f.model_dump())) for f in features]
+    spec = lambda f: f if isinstance(f, FeatureSpec) else FeatureSpec(**(f if isinstance(f, dict) else f.model_dump()))
+    return [spec(f) for f in features]
 
 def _read_ack(ack) -> Ack:
     if isinstance(ack, Ack): return ack
     if not isinstance(ack, (str, Path)): return Ack(**ack.model_dump())  # the copy of the class a notebook defines
     p = Path(ack)
-    if not p.exists(): raise InputError(f"Augmenter(ack={str(p)!r}): no such file (chapter 03 writes data/<profile>/ack/ack.json)")
+    if not p.exists(): raise InputError(f"Augmenter(ack={str(p)!r}): no such file (chapter 03 writes "
+                                        "data/<profile>/ack/ack.json)")
     return read_ack(p)
 
 @functools.lru_cache(maxsize=1)
@@ -138,18 +154,23 @@ def _fit(self: Augmenter, X, y=None):
         named = isinstance(self.knowledge, str)
         docs = gather_corpus(self.knowledge, lesions) if named else list(self.knowledge)
         if not docs or not all(isinstance(d, Document) for d in docs):
-            raise InputError("Augmenter(knowledge=...): give a source name or a non-empty list of dallm.knowledge.Document")
+            raise InputError("Augmenter(knowledge=...): give a source name or a non-empty list of "
+                             "dallm.knowledge.Document")
         config = self.config or ("c_top1_wikipedia" if named else "e_both")
-        self.ack_ = build_ack(docs, chunk_documents(docs), lesions, queries, qs, llm=self._model("knowledge"), embeddings=_embeddings(),
+        self.ack_ = build_ack(docs, chunk_documents(docs), lesions, queries, qs, llm=self._model("knowledge"),
+                              embeddings=_embeddings(),
                               store=self.store, config=config, k=self.k, profile="augmenter", settings=get_settings())
     if self.features is not None: self.features_ = _read_features(self.features)
     else:
         km = self._model("knowledge")
-        gen = {l: (propose_features(km, self.ack_, l, queries[l], self.max_features, near_label=self.near_label) if self.mode == "clean"
-                   else paper_keywords(km, self.ack_, l, queries[l], self.max_features)) for l in lesions}
-        expert = load_expert_features(self.expert if isinstance(self.expert, (str, Path)) else None) if self.expert else []
+        gen = {l: (propose_features(km, self.ack_, l, queries[l], self.max_features, near_label=self.near_label)
+                   if self.mode == "clean" else paper_keywords(km, self.ack_, l, queries[l], self.max_features))
+               for l in lesions}
+        path = self.expert if isinstance(self.expert, (str, Path)) else None
+        expert = load_expert_features(path) if self.expert else []
         self.features_ = mode_features(gen, expert, self.mode, near_label=self.near_label)
-    if not self.features_: raise InputError("Augmenter: no feature to value (every proposal restated a label, or `features` is empty)")
+    if not self.features_: raise InputError("Augmenter: no feature to value (every proposal restated a label, or "
+                                            "`features` is empty)")
     self.n_features_in_ = X.shape[1]
     self.feature_names_in_ = np.asarray(X.columns, dtype=object)
     return self
@@ -184,10 +205,13 @@ Augmenter.transform, Augmenter.get_feature_names_out = _transform, _names
 def augment_mode(llm: LLM, rows: pd.DataFrame, features: list[FeatureSpec], ack: Ack, mode: str, *, seed: int = 0,
                  concurrency: int | None = None, # calls in flight for remote endpoints (default: `LLM.parallelism`)
                  max_chars: int = 0, # cut each ACK answer to this many characters in prompts (0: whole answers)
-                 without_findings: bool = False, # clean mode: also variant 'nofindings' (the ACK, the report's FINDINGS and IMPRESSION left out)
-                 attempts: int = 1, # paper mode: boolean calls asked up to this many times while a numbered line is missing
+                 # clean mode: also variant 'nofindings' (the ACK, the report's FINDINGS and IMPRESSION left out)
+                 without_findings: bool = False,
+                 # paper mode: boolean calls asked up to this many times while a numbered line is missing
+                 attempts: int = 1,
                 ) -> pd.DataFrame:
-    "Long values of one mode over dallm's cohort rows: variants 'ack', 'ablation' and, if asked, 'nofindings' (`Augmenter.values_` stacked)."
+    """Long values of one mode over dallm's cohort rows: variants 'ack', 'ablation' and, if asked, 'nofindings'
+    (`Augmenter.values_` stacked)."""
     variants = ["ack", "ablation"] + (["nofindings"] if without_findings and mode == "clean" else [])
     out = []
     for v in variants:

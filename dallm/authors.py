@@ -92,7 +92,8 @@ class PaperGraphQA(Store):
         "What the merge kept, for the build log."
         how = "the authors' merge: first chunk only" if self.merge_bug else "every chunk merged"
         kept = len(self.graph.get_triples()) if self.graph else 0
-        return f"{kept} of {sum(n for _, n in self.per_chunk)} extracted triples kept ({how}; {len(self.per_chunk)} chunks)"
+        extracted = sum(n for _, n in self.per_chunk)
+        return f"{kept} of {extracted} extracted triples kept ({how}; {len(self.per_chunk)} chunks)"
 
     def answer(self, question: str, llm: LLM | None = None, k: int = 4) -> Answer:
         from langchain_community.chains.graph_qa.base import GraphQAChain, get_entities
@@ -132,12 +133,14 @@ class PaperCypherQA(Store):
             out = chain.invoke({"query": question})
         except Exception as e:  # the authors: `except: res = "Generated Cypher Statement is not valid"`
             return Answer(question, PAPER_CYPHER_FAILURE, "", [], time.perf_counter() - t0,
-                          error=f"{PAPER_CYPHER_FAILURE} ({type(e).__name__}: {str(e)[:250]})", meta={"cypher": [{"cypher": g.last_query}]})
+                          error=f"{PAPER_CYPHER_FAILURE} ({type(e).__name__}: {str(e)[:250]})",
+                          meta={"cypher": [{"cypher": g.last_query}]})
         finally: g.close()
         steps = out.get("intermediate_steps", [])
         q = next((s["query"] for s in steps if "query" in s), "")
         ctx = str(next((s["context"] for s in steps if "context" in s), ""))[:4000]
-        return Answer(question, out["result"].strip(), ctx, [], time.perf_counter() - t0, meta={"cypher": [{"cypher": q}], "attempts": 1})
+        return Answer(question, out["result"].strip(), ctx, [], time.perf_counter() - t0,
+                      meta={"cypher": [{"cypher": q}], "attempts": 1})
 
 # %% ../nbs/lib/authors.ipynb #1a066be4
 def paper_store(kind: str, namespace: str, llm: LLM | None, embeddings, settings: Settings | None = None) -> Store:
@@ -149,5 +152,5 @@ def paper_store(kind: str, namespace: str, llm: LLM | None, embeddings, settings
 
 PAPER_KINDS = ("paper_vector", "paper_networkx", "paper_cypher")
 for _kind, _reads, _bound in zip(PAPER_KINDS, ("neo4j_vector", None, "neo4j_graph"), (False, True, True)):
-    register_store(_kind, functools.partial(lambda kind, ns, llm, emb, hybrid, settings: paper_store(kind, ns, llm, emb, settings), _kind),
-                   reads_from=_reads, model_bound=_bound)
+    _make = lambda kind, ns, llm, emb, hybrid, settings: paper_store(kind, ns, llm, emb, settings)
+    register_store(_kind, functools.partial(_make, _kind), reads_from=_reads, model_bound=_bound)

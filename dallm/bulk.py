@@ -37,7 +37,8 @@ def run_bulk(fn: Callable[[Any], Any], items: Iterable, # `fn(item)` for every i
              *, unit: str = "call",
              give_up: int | None = 10, # raise when this many items failed before any succeeded (e.g. an endpoint down)
             ) -> list:
-    "`[fn(x) for x in items]` in input order, with a progress bar; an item raising one of `catch` gives `Failed(reason)`."
+    """`[fn(x) for x in items]` in input order, with a progress bar; an item raising one of `catch` gives
+    `Failed(reason)`."""
     from tqdm.auto import tqdm
     items = list(items)
     out: list = [None] * len(items)
@@ -52,7 +53,8 @@ def run_bulk(fn: Callable[[Any], Any], items: Iterable, # `fn(item)` for every i
             out[i], n_failed = Failed(str(e)[:500]), n_failed + 1
             bar.set_postfix(failed=n_failed, refresh=False)
             if give_up and not n_ok and n_failed >= give_up:
-                raise LLMCallError(f"{desc or 'bulk loop'}: the first {n_failed} items all failed; the last: {e}") from None
+                raise LLMCallError(f"{desc or 'bulk loop'}: the first {n_failed} items all failed; "
+                                   f"the last: {e}") from None
         bar.update()
     try:
         if concurrency <= 1 or len(items) <= 1:
@@ -86,7 +88,8 @@ class RateLimiter:
         "0 if a request of `tokens` may start now, else how long until the oldest logged request leaves the window."
         while self._log and self._log[0][0] <= now - self.window:
             self._tokens -= self._log.popleft()[1]
-        full = (self.rpm and len(self._log) >= self.rpm) or (self.tpm and self._log and self._tokens + tokens > self.tpm)
+        full = ((self.rpm and len(self._log) >= self.rpm)
+                or (self.tpm and self._log and self._tokens + tokens > self.tpm))
         return self._log[0][0] + self.window - now if full else 0.0
 
     def acquire(self, tokens: float = 0) -> float:

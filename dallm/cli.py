@@ -39,7 +39,8 @@ def cohort_synth(n: int = 799, # number of readings (rows)
     "Write a synthetic cohort: raw MIMIC/REFLACX layouts plus the tidy table."
     check(1 <= n <= 10_000_000, "--n", n, "a whole number of readings from 1 to 10,000,000")
     check(seed >= 0, "--seed", seed, "a whole number >= 0")
-    check(math.isfinite(vitals_signal) and vitals_signal >= 0, "--vitals_signal", vitals_signal, "a number >= 0 (0 = no signal)")
+    check(math.isfinite(vitals_signal) and vitals_signal >= 0, "--vitals_signal", vitals_signal,
+          "a number >= 0 (0 = no signal)")
     check(not Path(out).is_file(), "--out", out, "a folder (this is an existing file)")
     from dallm.synth import SynthSpec, synthesize, write_raw
     t0 = time.perf_counter()
@@ -51,14 +52,15 @@ def cohort_synth(n: int = 799, # number of readings (rows)
     return p
 
 # %% ../nbs/lib/cli.ipynb #d0a0a50f
-def cohort_load(root: str = None, # raw folder with your MIMIC/REFLACX copies, a pre-joined .csv, or a tidy .parquet (default: DALLM_MIMIC_ROOT)
+def cohort_load(root: str = None, # MIMIC/REFLACX folder, pre-joined .csv or tidy .parquet (default: DALLM_MIMIC_ROOT)
                 out: str = "data/cohort/cohort.parquet", # tidy table to write (.parquet or .csv)
                 reports_root: str = None, # folder with files/pXX/... reports, for a pre-joined table without text
                 seed: int = 0, # seed of the splits
                ) -> Path:
     "Load a cohort with the real loader and write the tidy table (plus the cleaning log and dropped readings)."
     root = root or get_settings().mimic_root
-    if not root: raise InputError("Give --root (a folder, a pre-joined table or a tidy .parquet) or set DALLM_MIMIC_ROOT.")
+    if not root: raise InputError("Give --root (a folder, a pre-joined table or a tidy .parquet) or set "
+                                  "DALLM_MIMIC_ROOT.")
     check(Path(root).exists(), "--root", str(root), "an existing folder or file (it does not exist)")
     check(reports_root is None or Path(reports_root).is_dir(), "--reports_root", reports_root, "an existing folder")
     check(Path(out).suffix in (".parquet", ".csv"), "--out", out, "a file name ending in .parquet or .csv")
@@ -71,7 +73,8 @@ def cohort_load(root: str = None, # raw folder with your MIMIC/REFLACX copies, a
     else: res.cohort.to_parquet(out, index=False)
     res.cleaning.to_csv(out.with_name(out.stem + "_cleaning_log.csv"), index=False)
     res.dropped.to_csv(out.with_name(out.stem + "_dropped.csv"), index=False)
-    print(f"{len(res.cohort)} readings -> {out}; {len(res.cleaning)} cleaning changes; {len(res.dropped)} readings dropped")
+    print(f"{len(res.cohort)} readings -> {out}; {len(res.cleaning)} cleaning changes; "
+          f"{len(res.dropped)} readings dropped")
     print(f"the chapters read it with: DALLM_MIMIC_ROOT={out if out.suffix == '.parquet' else root} dallm reproduce "
           "(or 00_ingest's `source` parameter)")
     return out
@@ -89,7 +92,8 @@ def check_profile(profile: str, # profile name
     prof = load_profile(profile, root)
     nbs = {p.stem: p for p in _chapters(root)}
     for name, params in prof.items():
-        if name not in nbs: raise InputError(f"params/{profile}.yaml names notebook '{name}', which is not in nbs/ ({sorted(nbs)})")
+        if name not in nbs: raise InputError(f"params/{profile}.yaml names notebook '{name}', which is not in nbs/ "
+                                             f"({sorted(nbs)})")
         known = set(pm.inspect_notebook(str(nbs[name])))
         unknown = set(params) - known
         if unknown: raise InputError(f"params/{profile}.yaml: notebook {name} has no parameter(s) {sorted(unknown)}; "
@@ -103,7 +107,8 @@ def section_of(nb, # a notebook (nbformat node)
     "'<section heading> · cell i/n': where `cell` sits in `nb`."
     cells = nb["cells"]
     i = next((k for k, c in enumerate(cells) if c is cell or c.get("id") == cell.get("id")), 0)
-    heads = (re.match(r"#+\s*(.+)", c["source"].strip()) for c in reversed(cells[:i + 1]) if c["cell_type"] == "markdown")
+    marks = (c for c in reversed(cells[:i + 1]) if c["cell_type"] == "markdown")
+    heads = (re.match(r"#+\s*(.+)", c["source"].strip()) for c in marks)
     head = next((m.group(1) for m in heads if m), "")
     return f"{head[:40]} · cell {i + 1}/{len(cells)}"
 
@@ -139,7 +144,8 @@ def check_kernel(kernel: str) -> str:
     "The kernel name, if a kernelspec of that name is installed (`InputError` listing the installed ones otherwise)."
     from jupyter_client.kernelspec import KernelSpecManager
     have = KernelSpecManager().find_kernel_specs()
-    check(kernel in have, "--kernel", kernel, f"an installed Jupyter kernel: {sorted(have)} (make install registers 'dallm')")
+    check(kernel in have, "--kernel", kernel, f"an installed Jupyter kernel: {sorted(have)} (make install registers "
+                                              "'dallm')")
     return kernel
 
 # %% ../nbs/lib/cli.ipynb #a17d66a5
@@ -154,8 +160,8 @@ def run_notebook(nb: Path, # the chapter notebook
                                     "started": time.strftime("%Y-%m-%d %H:%M:%S")}
     try:
         pm.execute_notebook(str(nb), str(out), parameters=parameters, cwd=str(nb.parent), kernel_name=kernel,
-                            engine_name=_engine(), progress_bar={"desc": nb.stem, "leave": True}, stderr_file=sys.stderr,
-                            kernel_manager_class=_ipc_kernel_manager())
+                            engine_name=_engine(), progress_bar={"desc": nb.stem, "leave": True},
+                            stderr_file=sys.stderr, kernel_manager_class=_ipc_kernel_manager())
     except pm.PapermillExecutionError as e:
         rec.update(status="failed", cell=e.exec_count, error=f"{e.ename}: {e.evalue}")
     except Exception as e:  # kernel died, notebook unreadable, ...
@@ -205,7 +211,8 @@ def _plan_after(settings, planned) -> None:
     print(f"plan vs actual: {out / 'plan_vs_actual.csv'}")
 
 # %% ../nbs/lib/cli.ipynb #b233982c
-_ONLY = Param("notebooks to run (e.g. 00_ingest); default all", str, nargs="*")  # a list option (a name, so linters do not read the help as a type)
+# a list option (a name, so linters do not read the help as a type)
+_ONLY = Param("notebooks to run (e.g. 00_ingest); default all", str, nargs="*")
 
 def reproduce(profile: str = None, # parameter profile: params/<profile>.yaml (default: DALLM_PROFILE, else smoke)
               only: _ONLY = None, # notebooks to run (e.g. 00_ingest); default all
@@ -213,7 +220,8 @@ def reproduce(profile: str = None, # parameter profile: params/<profile>.yaml (d
              ) -> list[dict]:
     "Run the chapter notebooks with papermill; returns one record per notebook (status, seconds, error)."
     root = project_root()
-    if not (root / "nbs").is_dir(): raise InputError(f"No nbs/ folder under {root}: run `dallm reproduce` in a dallm checkout.")
+    if not (root / "nbs").is_dir(): raise InputError(f"No nbs/ folder under {root}: run `dallm reproduce` in a dallm "
+                                                     "checkout.")
     settings = get_settings(root, profile=profile)
     profile = settings.profile
     prof, nbs = check_profile(profile, root), _chapters(root)
@@ -232,7 +240,8 @@ def reproduce(profile: str = None, # parameter profile: params/<profile>.yaml (d
         rec = run_notebook(nb, runs / nb.name, {**prof.get(nb.stem, {}), "profile": profile}, kernel)
         records.append(rec)
         if rec["status"] != "ok":
-            print(f"FAILED {nb.stem} at cell [{rec['cell']}]: {rec['error']} (executed notebook: {runs / nb.name})", file=sys.stderr)
+            print(f"FAILED {nb.stem} at cell [{rec['cell']}]: {rec['error']} (executed notebook: {runs / nb.name})",
+                  file=sys.stderr)
     times = write_run_times(records, settings.path("results_dir", profile, "run_times.csv"))
     if planned is not None: _plan_after(settings, planned)
     print(pd.DataFrame(records)[["notebook", "status", "cell", "error", "seconds"]].to_string(index=False))
@@ -334,7 +343,8 @@ def report(profile: str = None, # parameter profile whose run to show (default: 
 
 # %% ../nbs/lib/cli.ipynb #1278b7fe
 COMMANDS = {("cohort", "synth"): cohort_synth, ("cohort", "load"): cohort_load,
-            ("reproduce",): reproduce, ("report",): report, ("plan",): plan, ("config",): show_config, ("llm", "list"): llm_list, ("llm", "serve"): llm_serve,
+            ("reproduce",): reproduce, ("report",): report, ("plan",): plan, ("config",): show_config,
+            ("llm", "list"): llm_list, ("llm", "serve"): llm_serve,
             ("neo4j", "start"): neo4j_start, ("neo4j", "stop"): neo4j_stop, ("neo4j", "status"): neo4j_status}
 
 def _usage() -> str:

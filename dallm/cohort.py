@@ -116,7 +116,8 @@ def conform(df: pd.DataFrame, # a frame with (at least) the tidy columns
         except (ValueError, TypeError) as e:
             bad = out[col][pd.to_numeric(out[col], errors="coerce").isna() & out[col].notna()].head(3).tolist() \
                   if dtype not in ("string", "bool") and not dtype.startswith("datetime") else []
-            raise InputError(f"{source}: column '{col}' should be {dtype} ({e}); examples of bad values: {bad}") from None
+            raise InputError(f"{source}: column '{col}' should be {dtype} ({e}); "
+                             f"examples of bad values: {bad}") from None
     if out["reading_id"].duplicated().any():
         dups = out.loc[out["reading_id"].duplicated(), "reading_id"].head(3).tolist()
         raise InputError(f"{source}: duplicate reading_id values, e.g. {dups}")
@@ -140,12 +141,13 @@ def report_sections(text: str # a MIMIC-CXR report
             out[cur].append(line.strip())
     return {k: " ".join(v) for k, v in out.items() if v or k}
 
-CONTEXT_SECTIONS = ("EXAMINATION", "INDICATION", "HISTORY", "CLINICAL HISTORY", "REASON FOR EXAM", "REASON FOR EXAMINATION",
-                    "COMPARISON", "TECHNIQUE")  # what was known before the image was read
+CONTEXT_SECTIONS = ("EXAMINATION", "INDICATION", "HISTORY", "CLINICAL HISTORY", "REASON FOR EXAM",
+                    "REASON FOR EXAMINATION", "COMPARISON", "TECHNIQUE")  # what was known before the image was read
 
 def report_without_findings(text: str # a MIMIC-CXR report
                            ) -> str:
-    "The report's context sections only (`CONTEXT_SECTIONS`, one 'NAME: text' line each): FINDINGS, IMPRESSION and any other section, or text before the first header, left out."
+    """The report's context sections only (`CONTEXT_SECTIONS`, one 'NAME: text' line each): FINDINGS, IMPRESSION and any
+    other section, or text before the first header, left out."""
     return "\n".join(f"{k}: {v}" for k, v in report_sections(text).items() if k in CONTEXT_SECTIONS and v)
 
 # %% ../nbs/lib/cohort.ipynb #986f82s1
@@ -153,21 +155,25 @@ PAPER_CHARS = re.compile(r"[^0-9A-Za-z.\s:']")  # the authors' character filter,
 
 def paper_clean_report(text: str # a MIMIC-CXR report
                       ) -> str:
-    "The authors' cleaning: strip, drop 'FINAL REPORT' and its newline, delete every newline (no space put in), strip, keep only [0-9A-Za-z.\\s:'] (runs of spaces stay)."
+    """The authors' cleaning: strip, drop 'FINAL REPORT' and its newline, delete every newline (no space put in), strip,
+    keep only [0-9A-Za-z.\\s:'] (runs of spaces stay)."""
     t = (text or "").strip().replace("FINAL REPORT\n", "").replace("\n", "").strip()
     return PAPER_CHARS.sub("", t)
 
-PAPER_LESION_ORDER = ["pulmonary_edema", "enlarged_cardiac_silhouette", "consolidation", "atelectasis", "pleural_abnormality"]
+PAPER_LESION_ORDER = ["pulmonary_edema", "enlarged_cardiac_silhouette", "consolidation", "atelectasis",
+                      "pleural_abnormality"]
 
 def paper_lesions(row: pd.Series # one tidy cohort row
                  ) -> str:
-    "The authors' lesion string as it reached the model: positive labels in their column order; the commas between them removed by their character filter."
+    """The authors' lesion string as it reached the model: positive labels in their column order; the commas between
+    them removed by their character filter."""
     pos = [LESIONS[k] for k in PAPER_LESION_ORDER if row.get(f"label_{k}") == 1]
     return PAPER_CHARS.sub("", ", ".join(pos)) if pos else "No lesion found"
 
 def paper_report_block(row: pd.Series # one tidy cohort row
                       ) -> str:
-    "The authors' report block: cleaned report, then LESIONS (the ground truth), AGE and GENDER (paper Figures 2 and A.7)."
+    """The authors' report block: cleaned report, then LESIONS (the ground truth), AGE and GENDER (paper Figures 2 and
+    A.7)."""
     g = {"F": "Female", "M": "Male"}.get(str(row["gender"]), str(row["gender"]))
     return f"{paper_clean_report(row['report'])} LESIONS: {paper_lesions(row)}. AGE: {int(row['age'])}. GENDER: {g}."
 

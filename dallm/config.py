@@ -51,7 +51,8 @@ class Settings(BaseModel):
     results_dir: Path = Path("results")         # tables and figures
     cache_dir: Path = Path(".cache")            # content-addressed caches (HTTP, LLM calls)
     mimic_root: Path | None = None              # a user's own MIMIC/REFLACX copies
-    authors_repo: Path | None = None            # a copy of the authors' repository: paper mode replays their answers and features
+    # a copy of the authors' repository: paper mode replays their answers and features
+    authors_repo: Path | None = None
     llm: str = "smollm2"                        # default model name in the registry
     neo4j_uri: str = "bolt://127.0.0.1:7687"
     neo4j_username: str = "neo4j"

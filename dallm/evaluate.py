@@ -60,8 +60,10 @@ def augmented_coverage(folder: Path | str, # folder of augmented tables (*.parqu
         if used: common &= ids
     return pd.DataFrame(rows, columns=["table", "readings", "used", "why not"]), sorted(common)
 
-def load_augmented(folder: Path | str, df: pd.DataFrame, seed: int = 0, only: list[str] | None = None) -> dict[str, pd.DataFrame]:
-    "Augmented tables `<folder>/*.parquet|*.csv` (those named in `only`, default all) on the cohort's readings, joined to the Original set."
+def load_augmented(folder: Path | str, df: pd.DataFrame, seed: int = 0,
+                   only: list[str] | None = None) -> dict[str, pd.DataFrame]:
+    """Augmented tables `<folder>/*.parquet|*.csv` (those named in `only`, default all) on the cohort's readings, joined
+    to the Original set."""
     out, base = {}, original_features(df, seed)
     for f, A in _augmented_tables(folder):
         if only is not None and f.stem not in only: continue
@@ -74,12 +76,15 @@ def augmentation_gap(coverage: pd.DataFrame, # `augmented_coverage`'s table
                      folder: Path | str, # where the augmented tables were looked for
                      profile: str, # the run's profile (for the command that fills the gap)
                     ) -> str:
-    "'' when an augmented table is evaluated; otherwise the sentence the first cell prints and every table note carries."
+    """'' when an augmented table is evaluated; otherwise the sentence the first cell prints and every table note
+    carries."""
     if coverage["used"].any(): return ""
-    why = (f"no augmented feature table in {folder}" if coverage.empty else "no augmented table covers enough readings ("
-           + "; ".join(f"{t}: {w}" for t, w in zip(coverage["table"], coverage["why not"])) + ")")
-    return (f"NO AUGMENTED FEATURE SET EVALUATED: {why}. This run compares Original, the baselines, the keywords and the "
-            f"reference predictors only. Run 03_augment first (`dallm reproduce --profile {profile} --only 03_augment`).")
+    each = "; ".join(f"{t}: {w}" for t, w in zip(coverage["table"], coverage["why not"]))
+    if coverage.empty: why = f"no augmented feature table in {folder}"
+    else: why = f"no augmented table covers enough readings ({each})"
+    return (f"NO AUGMENTED FEATURE SET EVALUATED: {why}. This run compares Original, the baselines, the keywords and "
+            f"the reference predictors only. Run 03_augment first (`dallm reproduce --profile {profile} --only "
+            "03_augment`).")
 
 # %% ../nbs/04_evaluate.ipynb #8b6a6c0b
 def original_features(df: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
@@ -96,7 +101,8 @@ KEYWORD_TERMS = ["atelectasis", "atelectatic", "collapse", "consolidation", "opa
 
 def keyword_features(df: pd.DataFrame, terms: list[str] = KEYWORD_TERMS) -> pd.DataFrame:
     "Report-keyword reference set: one 0/1 mention flag per term (negated or not), from the report text."
-    cv = CountVectorizer(vocabulary=terms, ngram_range=(1, 2), binary=True, lowercase=True, token_pattern=r"(?u)\b\w+\b")
+    cv = CountVectorizer(vocabulary=terms, ngram_range=(1, 2), binary=True, lowercase=True,
+                         token_pattern=r"(?u)\b\w+\b")
     M = cv.transform(df["report"].fillna("")).toarray().astype(float)
     names = ["kw_" + re.sub(r"\W+", "_", t) for t in terms]
     return pd.DataFrame(M, index=df["reading_id"].astype(str).to_numpy(), columns=names).rename_axis("reading_id")
@@ -112,7 +118,8 @@ def check_features(X: pd.DataFrame, # candidate feature table (index or column r
         raise InputError(f"{source}: no 'reading_id' column or index")
     X = X.copy()
     X.index = X.index.astype(str)
-    if X.index.duplicated().any(): raise InputError(f"{source}: duplicate reading_id values, e.g. {X.index[X.index.duplicated()][:3].tolist()}")
+    if X.index.duplicated().any(): raise InputError(f"{source}: duplicate reading_id values, e.g. "
+                                                    f"{X.index[X.index.duplicated()][:3].tolist()}")
     ids = pd.Index(df["reading_id"].astype(str))
     missing, extra = ids.difference(X.index), X.index.difference(ids)
     if len(missing) or len(extra):
@@ -126,11 +133,13 @@ def check_features(X: pd.DataFrame, # candidate feature table (index or column r
     return X.astype(float).loc[ids]
 
 # %% ../nbs/04_evaluate.ipynb #43a3b7d8
-TRAIN_AUGMENT = {"original_smote": "smote", "original_noise": "noise", "original_per_lesion": "per_lesion"}  # feature set -> how its training rows are used
+# feature set -> how its training rows are used
+TRAIN_AUGMENT = {"original_smote": "smote", "original_noise": "noise", "original_per_lesion": "per_lesion"}
 
 # %% ../nbs/04_evaluate.ipynb #2051ea60
 def paper_rows(df: pd.DataFrame, n_no_finding: int = 100, seed: int = 0) -> np.ndarray:
-    "Positions of the authors' rows: readings not marked 'No Finding' plus `n_no_finding` sampled 'No Finding' readings."
+    """Positions of the authors' rows: readings not marked 'No Finding' plus `n_no_finding` sampled 'No Finding'
+    readings."""
     nf = (df["chexpert_no_finding"] == 1).to_numpy()
     rng = np.random.default_rng(seed)
     keep = np.flatnonzero(~nf)
@@ -138,7 +147,8 @@ def paper_rows(df: pd.DataFrame, n_no_finding: int = 100, seed: int = 0) -> np.n
     return np.sort(np.concatenate([keep, pick]))
 
 def paper_splits(df: pd.DataFrame, repeats: int = 10, seed: int = 0) -> list[tuple[int, int, np.ndarray, np.ndarray]]:
-    "(repeat, 0, train positions, test positions) for the authors' protocol: one fixed split column, the same every repeat."
+    """(repeat, 0, train positions, test positions) for the authors' protocol: one fixed split column, the same every
+    repeat."""
     rows = paper_rows(df, seed=seed)
     lab = split_paper(len(df), seed)[rows]   # the authors' `split` column: random by row over all readings (70/15/15)
     tr, te = rows[lab == "train"], rows[lab == "test"]   # val rows are not used (no eval set)
@@ -166,12 +176,15 @@ def multilabel_metrics(Y: np.ndarray, P: np.ndarray, threshold: float = 0.5) -> 
     H = (P >= threshold).astype(int)
     out = {"accuracy": accuracy_score(Y.ravel(), H.ravel()), "auroc": _safe(roc_auc_score, Y.ravel(), P.ravel()),
            "auprc": _safe(average_precision_score, Y.ravel(), P.ravel()),
-           "precision": precision_score(Y.ravel(), H.ravel(), zero_division=0), "recall": recall_score(Y.ravel(), H.ravel(), zero_division=0),
+           "precision": precision_score(Y.ravel(), H.ravel(), zero_division=0),
+           "recall": recall_score(Y.ravel(), H.ravel(), zero_division=0),
            "f1": f1_score(Y.ravel(), H.ravel(), zero_division=0)}
     per = {}
     for j, l in enumerate(LESION_KEYS):
-        per[l] = {"auroc": _safe(roc_auc_score, Y[:, j], P[:, j]), "auprc": _safe(average_precision_score, Y[:, j], P[:, j]),
-                  "precision": precision_score(Y[:, j], H[:, j], zero_division=0), "recall": recall_score(Y[:, j], H[:, j], zero_division=0),
+        per[l] = {"auroc": _safe(roc_auc_score, Y[:, j], P[:, j]),
+                  "auprc": _safe(average_precision_score, Y[:, j], P[:, j]),
+                  "precision": precision_score(Y[:, j], H[:, j], zero_division=0),
+                  "recall": recall_score(Y[:, j], H[:, j], zero_division=0),
                   "f1": f1_score(Y[:, j], H[:, j], zero_division=0), "accuracy": accuracy_score(Y[:, j], H[:, j])}
         out.update({f"{k}_{l}": v for k, v in per[l].items()})
     for k in ("auroc", "auprc", "precision", "recall", "f1"):
@@ -184,7 +197,8 @@ def paper_metrics(Y: np.ndarray, P: np.ndarray) -> dict[str, float]:
     y, h = Y.ravel(), H.ravel()
     with warnings.catch_warnings():  # constant inputs give NaN, as theirs would
         warnings.simplefilter("ignore", RuntimeWarning)
-        p_authors = float(stats.ttest_ind(y, h).pvalue)  # labels against predictions, both flattened: not a comparison with Original
+        # labels against predictions, both flattened: not a comparison with Original
+        p_authors = float(stats.ttest_ind(y, h).pvalue)
     return {"accuracy": accuracy_score(y, h), "auroc": _safe(roc_auc_score, y, h),
             "precision": precision_score(y, h, zero_division=0), "f1": f1_score(y, h, zero_division=0),
             "recall": recall_score(y, h, zero_division=0), "p_value": p_authors}
@@ -204,12 +218,14 @@ class CVResult:
     epochs: list
     steps: list = None           # TabNet gradient steps per fit
 
-def _fit_split(Xa, Y, groups, split, model, params, seed, tabnet_max_epochs, protocol, threads, augment="", tabnet_authors=False):
+def _fit_split(Xa, Y, groups, split, model, params, seed, tabnet_max_epochs, protocol, threads, augment="",
+               tabnet_authors=False):
     r, k, tr, te = split
     if model == "tabnet":
         import torch
         torch.set_num_threads(threads)
-    m = MultiLabelModel(model, params, seed + r, tabnet_max_epochs=tabnet_max_epochs, tabnet_valid=(protocol == "clean"),
+    m = MultiLabelModel(model, params, seed + r, tabnet_max_epochs=tabnet_max_epochs,
+                        tabnet_valid=(protocol == "clean"),
                         n_jobs=threads, augment=augment, tabnet_authors=tabnet_authors)
     m.fit(Xa[tr], Y[tr], groups[tr])
     P = m.predict_proba(Xa[te])
@@ -225,7 +241,8 @@ def cross_validate(X: pd.DataFrame, Y: np.ndarray, groups: np.ndarray, splits: l
     "Fit `model` on every split (in parallel processes); out-of-fold probabilities per reading."
     from joblib import Parallel, delayed
     Xa, t0 = X.to_numpy(float), time.perf_counter()
-    args, kw = (model, params, seed, tabnet_max_epochs, protocol), {"augment": augment, "tabnet_authors": tabnet_authors}
+    args, kw = (model, params, seed, tabnet_max_epochs, protocol), {"augment": augment,
+                                                                    "tabnet_authors": tabnet_authors}
     if n_jobs > 1 and len(splits) > 1:
         outs = Parallel(n_jobs=n_jobs)(delayed(_fit_split)(Xa, Y, groups, sp, *args, 1, **kw) for sp in splits)
     else: outs = [_fit_split(Xa, Y, groups, sp, *args, 2, **kw) for sp in splits]
@@ -240,7 +257,8 @@ def run_grid(fsets: dict[str, pd.DataFrame], df: pd.DataFrame, models: list[str]
              tabnet_authors: bool = True, # paper protocol: TabNet as the authors called it
              paper_params: str | None = None, # hyper-parameters of the paper protocol (None: `params`)
             ) -> list[CVResult]:
-    "Cross-validate every (protocol, feature set, model): `repeats` paper splits, `clean_repeats` x `folds` clean folds."
+    """Cross-validate every (protocol, feature set, model): `repeats` paper splits, `clean_repeats` x `folds` clean
+    folds."""
     bad = set(protocols) - {"paper", "clean"}
     if bad: raise InputError(f"protocols: unknown {sorted(bad)}; use 'clean' and/or 'paper'")
     missing = [c for c in LABEL_COLS if c not in df.columns]
@@ -254,7 +272,8 @@ def run_grid(fsets: dict[str, pd.DataFrame], df: pd.DataFrame, models: list[str]
     for p, s, m in tqdm(jobs, desc="evaluate", unit="fit-set"):
         X = fsets[s].loc[ids]
         hp = (paper_params or params) if p == "paper" else params
-        out.append(cross_validate(X, Y, groups, splits[p], m, feature_set=s, protocol=p, params=hp, seed=seed, tabnet_max_epochs=tabnet_max_epochs, n_jobs=n_jobs,
+        out.append(cross_validate(X, Y, groups, splits[p], m, feature_set=s, protocol=p, params=hp, seed=seed,
+                                  tabnet_max_epochs=tabnet_max_epochs, n_jobs=n_jobs,
                                   augment=TRAIN_AUGMENT.get(s, ""), tabnet_authors=tabnet_authors and p == "paper"))
     return out
 
@@ -278,7 +297,8 @@ def reference_cv(name: str, # a key of `REFERENCE_PREDICTORS`
                 ) -> CVResult:
     "Out-of-fold probabilities of a reference predictor, fitted inside each training fold only (clean protocol)."
     from sklearn.linear_model import LogisticRegression
-    if name not in REFERENCE_PREDICTORS: raise InputError(f"references: unknown {name!r}; use any of {list(REFERENCE_PREDICTORS)}")
+    if name not in REFERENCE_PREDICTORS: raise InputError(f"references: unknown {name!r}; use any of "
+                                                          f"{list(REFERENCE_PREDICTORS)}")
     if "report" not in df: raise InputError("cohort: no 'report' column, which the report reference predictors read")
     Y, text, t0 = df[LABEL_COLS].to_numpy(int), df["report"].fillna("").to_numpy(str), time.perf_counter()
     if name == "report_minilm" and embeddings is None:
@@ -293,14 +313,18 @@ def reference_cv(name: str, # a key of `REFERENCE_PREDICTORS`
                 if len(np.unique(Y[tr, j])) < 2:
                     events.append(f"repeat {r} fold {k}: {l}: single class in training fold, predicted its prevalence")
                     continue
-                P[:, j] = LogisticRegression(max_iter=2000, random_state=seed + r).fit(Xtr, Y[tr, j]).predict_proba(Xte)[:, 1]
+                lr = LogisticRegression(max_iter=2000, random_state=seed + r).fit(Xtr, Y[tr, j])
+                P[:, j] = lr.predict_proba(Xte)[:, 1]
         preds.append(pd.DataFrame(P, columns=LESION_KEYS).assign(repeat=r, fold=k, pos=te))
-    return CVResult(name, "prevalence" if name == "prevalence" else "logreg", "clean", [] if name == "prevalence" else ["report"],
-                    pd.concat(preds, ignore_index=True), np.zeros(0), events, time.perf_counter() - t0, [None] * len(splits))
+    return CVResult(name, "prevalence" if name == "prevalence" else "logreg", "clean",
+                    [] if name == "prevalence" else ["report"],
+                    pd.concat(preds, ignore_index=True), np.zeros(0), events, time.perf_counter() - t0,
+                    [None] * len(splits))
 
 # %% ../nbs/04_evaluate.ipynb #eb3bbdbf
 def predictions_frame(results: list[CVResult], df: pd.DataFrame) -> pd.DataFrame:
-    "Long table of every fit's test-fold probabilities: protocol, feature set, model, repeat, fold, reading_id, one column per lesion."
+    """Long table of every fit's test-fold probabilities: protocol, feature set, model, repeat, fold, reading_id, one
+    column per lesion."""
     ids = df["reading_id"].astype(str).to_numpy()
     return pd.concat([r.preds.assign(protocol=r.protocol, feature_set=r.feature_set, model=r.model,
                                      reading_id=ids[r.preds["pos"].to_numpy()]).drop(columns="pos") for r in results],
@@ -318,7 +342,8 @@ def n_relevant(imp: np.ndarray, features: list[str]) -> int:
     return int((imp > imp[features.index("dummy")]).sum()) if "dummy" in features else np.nan
 
 def _score_cell(r: CVResult, base: CVResult | None, Y, groups, n, n_boot, seed) -> dict:
-    rec = {"protocol": r.protocol, "feature_set": r.feature_set, "model": r.model, "n_features": len(r.features) - ("dummy" in r.features),
+    rec = {"protocol": r.protocol, "feature_set": r.feature_set, "model": r.model,
+           "n_features": len(r.features) - ("dummy" in r.features),
            "n_rel": n_relevant(r.importances, r.features), "seconds": round(r.seconds, 1)}
     if r.protocol == "paper":
         per = [paper_metrics(Y[g["pos"].to_numpy()], g[LESION_KEYS].to_numpy()) for _, g in r.preds.groupby("repeat")]
@@ -336,9 +361,11 @@ def _score_cell(r: CVResult, base: CVResult | None, Y, groups, n, n_boot, seed) 
     rec["d_auroc"], rec["d_auroc_lo"], rec["d_auroc_hi"], rec["p_auroc"] = bootstrap_diff(
         Y[ok], P[ok], P0[ok], groups[ok], "auroc", n_boot=n_boot, seed=seed)  # clustered by patient
     for j, l in enumerate(LESION_KEYS):
-        rec[f"p_auroc_{l}"] = bootstrap_diff(Y[ok, j], P[ok, j], P0[ok, j], groups[ok], "auroc", n_boot=n_boot, seed=seed)[3]
+        rec[f"p_auroc_{l}"] = bootstrap_diff(Y[ok, j], P[ok, j], P0[ok, j], groups[ok], "auroc", n_boot=n_boot,
+                                             seed=seed)[3]
     for l, ph in zip(LESION_KEYS, holm([rec[f"p_auroc_{l}"] for l in LESION_KEYS])): rec[f"p_holm_{l}"] = ph
-    f = lambda res: {(rr, k): f1_score(Y[g["pos"].to_numpy()].ravel(), (g[LESION_KEYS].to_numpy() >= 0.5).ravel().astype(int), zero_division=0)
+    f = lambda res: {(rr, k): f1_score(Y[g["pos"].to_numpy()].ravel(),
+                                       (g[LESION_KEYS].to_numpy() >= 0.5).ravel().astype(int), zero_division=0)
                      for (rr, k), g in res.preds.groupby(["repeat", "fold"])}
     f1s, f1b = f(r), f(base)
     n_te = r.preds.groupby(["repeat", "fold"]).size().mean()
@@ -383,15 +410,18 @@ def table4(scores: pd.DataFrame, protocol: str = "clean") -> pd.DataFrame:
     "Our Table 4 for one protocol with the paper's figures beside (columns `paper_*`)."
     s = scores[scores["protocol"] == protocol].copy()
     cols = ["feature_set", "model", "n_features", "accuracy", "auroc"]
-    if protocol == "paper": cols += ["accuracy_sd", "auroc_sd", "precision", "f1", "recall", "p_value"]  # p_value: the authors' t-test
+    # p_value: the authors' t-test
+    if protocol == "paper": cols += ["accuracy_sd", "auroc_sd", "precision", "f1", "recall", "p_value"]
     if protocol == "clean":
         cols += ["precision", "f1", "recall"]
         s["auroc_95ci"] = [f"{lo:.3f}-{hi:.3f}" for lo, hi in zip(s["auroc_lo"], s["auroc_hi"])]
         s["p_value"] = s.get("p_auroc")  # clustered bootstrap of the AUROC difference over patients
         cols += ["auroc_95ci", "d_auroc", "p_value", "p_auroc_delong", "p_f1_ttest", "labels_in_prompt"]
-        s["labels_in_prompt"] = s["feature_set"].str.startswith("paper_")   # made in paper mode: left out of the contrasts' summary
+        # made in paper mode: left out of the contrasts' summary
+        s["labels_in_prompt"] = s["feature_set"].str.startswith("paper_")
     cols += ["n_rel"]
-    s["paper_set"] = s["feature_set"].str.replace(r"^(clean|paper)_", "", regex=True)  # clean_augmented -> the paper's Augmented
+    # clean_augmented -> the paper's Augmented
+    s["paper_set"] = s["feature_set"].str.replace(r"^(clean|paper)_", "", regex=True)
     t = s[[c for c in cols if c in s] + ["paper_set"]].merge(PAPER_TABLE4.add_prefix("paper_").rename(
         columns={"paper_feature_set": "paper_set", "paper_model": "model"}), on=["paper_set", "model"], how="left")
     t = t.drop(columns="paper_set")
@@ -401,7 +431,8 @@ def table4(scores: pd.DataFrame, protocol: str = "clean") -> pd.DataFrame:
 # %% ../nbs/04_evaluate.ipynb #228085e7
 def tabnet_note(results: list[CVResult], protocol: str) -> str:
     "What the table note says about TabNet's training: gradient steps per fit (the authors' call can take none)."
-    steps = [s for r in results if r.model == "tabnet" and r.protocol == protocol for s in (r.steps or []) if s is not None]
+    fits = [r for r in results if r.model == "tabnet" and r.protocol == protocol]
+    steps = [s for r in fits for s in (r.steps or []) if s is not None]
     if not steps: return ""
     if protocol == "paper":
         return (f"TabNet as the authors called it (library defaults: batch 1024 with drop_last=True, no eval set): "
@@ -411,7 +442,8 @@ def tabnet_note(results: list[CVResult], protocol: str) -> str:
 
 # %% ../nbs/04_evaluate.ipynb #4d31f8c5
 def per_lesion_table(scores: pd.DataFrame) -> pd.DataFrame:
-    "AUROC, F1 and the P-value against Original per lesion (clean protocol; patient-clustered bootstrap, and Holm-adjusted over the five lesions), long format."
+    """AUROC, F1 and the P-value against Original per lesion (clean protocol; patient-clustered bootstrap, and
+    Holm-adjusted over the five lesions), long format."""
     s = scores[scores["protocol"] == "clean"]
     rows = [{"feature_set": r.feature_set, "model": MODEL_NAMES[r.model], "lesion": LESIONS[l],
              "auroc": getattr(r, f"auroc_{l}"), "f1": getattr(r, f"f1_{l}"),
@@ -425,19 +457,23 @@ def parse_contrasts(specs: list[str]) -> list[tuple[str, str]]:
     out = []
     for s in specs:
         parts = [x.strip() for x in str(s).split(" vs ")]
-        if len(parts) != 2 or not all(parts): raise InputError(f"contrasts: {s!r} is not 'A vs B' (feature set vs reference)")
+        if len(parts) != 2 or not all(parts): raise InputError(f"contrasts: {s!r} is not 'A vs B' (feature set vs "
+                                                               "reference)")
         out.append(tuple(parts))
     return out
 
 def _fold_metric(res: CVResult, Y: np.ndarray, metric: str) -> dict:
-    return {key: micro_metric(Y[g["pos"].to_numpy()], g[LESION_KEYS].to_numpy(), metric) for key, g in res.preds.groupby(["repeat", "fold"])}
+    folds = res.preds.groupby(["repeat", "fold"])
+    return {key: micro_metric(Y[g["pos"].to_numpy()], g[LESION_KEYS].to_numpy(), metric) for key, g in folds}
 
 def _contrast(a: CVResult, b: CVResult, Y, groups, n, n_boot, seed) -> dict:
     Pa, Pb = _oof(a, n), _oof(b, n)
     ok = ~(np.isnan(Pa).any(1) | np.isnan(Pb).any(1))
-    rec = {"auroc_macro": micro_metric(Y[ok], Pa[ok], "auroc_macro"), "ref_auroc_macro": micro_metric(Y[ok], Pb[ok], "auroc_macro")}
+    rec = {"auroc_macro": micro_metric(Y[ok], Pa[ok], "auroc_macro"),
+           "ref_auroc_macro": micro_metric(Y[ok], Pb[ok], "auroc_macro")}
     rec["d_macro"], rec["d_macro_lo"], rec["d_macro_hi"], rec["p_boot"] = bootstrap_diff(
-        Y[ok], Pa[ok], Pb[ok], groups[ok], "auroc_macro", n_boot=n_boot, seed=seed, p_method="normal")   # no 2/(n_boot+1) floor: a family needs it
+        # no 2/(n_boot+1) floor: a family needs it
+        Y[ok], Pa[ok], Pb[ok], groups[ok], "auroc_macro", n_boot=n_boot, seed=seed, p_method="normal")
     rec["d_micro"] = micro_metric(Y[ok], Pa[ok]) - micro_metric(Y[ok], Pb[ok])
     fa, fb = _fold_metric(a, Y, "auroc_macro"), _fold_metric(b, Y, "auroc_macro")
     keys = sorted(set(fa) & set(fb))
@@ -449,7 +485,8 @@ def _contrast(a: CVResult, b: CVResult, Y, groups, n, n_boot, seed) -> dict:
 def contrast_table(results: list[CVResult], df: pd.DataFrame, contrasts: list[str], n_boot: int = 1000, seed: int = 0,
                    *, n_jobs: int = 2, # contrasts computed in parallel processes
                   ) -> pd.DataFrame:
-    "Every declared contrast for every model (clean protocol): macro AUROC difference, two P-values, Holm over the family."
+    """Every declared contrast for every model (clean protocol): macro AUROC difference, two P-values, Holm over the
+    family."""
     from joblib import Parallel, delayed
     Y, groups, n = df[LABEL_COLS].to_numpy(int), df["subject_id"].to_numpy(), len(df)
     by = {(r.feature_set, r.model): r for r in results if r.protocol == "clean"}
@@ -487,18 +524,23 @@ def contrast_table(results: list[CVResult], df: pd.DataFrame, contrasts: list[st
 def summary_text(contrasts: pd.DataFrame, alpha: float = 0.05) -> str:
     "Plain-language summary of the declared contrasts: significant only on the Holm-adjusted bootstrap P-value."
     fam = contrasts[contrasts["in_family"]] if len(contrasts) else contrasts
-    if fam.empty: return "No declared contrast could be tested under the clean protocol (see the contrasts table's notes)."
-    lines = [f"{len(fam)} contrasts (declared contrasts x models) form one family; Holm over all {len(fam)}; macro AUROC is the "
-             f"primary metric; 'significant' means a Holm-adjusted patient-bootstrap P < {alpha} (normal approximation on the bootstrap SD)."]
+    if fam.empty:
+        return "No declared contrast could be tested under the clean protocol (see the contrasts table's notes)."
+    lines = [f"{len(fam)} contrasts (declared contrasts x models) form one family; Holm over all {len(fam)}; macro "
+             f"AUROC is the primary metric; 'significant' means a Holm-adjusted patient-bootstrap P < {alpha} (normal "
+             "approximation on the bootstrap SD)."]
     for r in fam.itertuples():
-        verdict = (("significantly higher" if r.d_macro > 0 else "significantly lower") if r.p_boot_holm < alpha else "no significant difference")
-        who = MODEL_NAMES.get(r.model, r.model) + ("" if r.ref_model == r.model else f" vs {MODEL_NAMES.get(r.ref_model, r.ref_model)}")
-        lines.append(f"- {r.feature_set} vs {r.reference} ({who}): macro AUROC {r.auroc_macro:.3f} vs {r.ref_auroc_macro:.3f} "
-                     f"({r.d_macro:+.3f}, 95% CI {r.d_macro_lo:+.3f} to {r.d_macro_hi:+.3f}; micro {r.d_micro:+.3f}): {verdict} "
-                     f"(adjusted P = {r.p_boot_holm:.3g} bootstrap, {r.p_ttest_holm:.3g} corrected t-test).")
+        verdict = ("no significant difference" if not r.p_boot_holm < alpha
+                   else "significantly higher" if r.d_macro > 0 else "significantly lower")
+        who = MODEL_NAMES.get(r.model, r.model)
+        if r.ref_model != r.model: who += f" vs {MODEL_NAMES.get(r.ref_model, r.ref_model)}"
+        lines.append(f"- {r.feature_set} vs {r.reference} ({who}): macro AUROC {r.auroc_macro:.3f} vs "
+                     f"{r.ref_auroc_macro:.3f} ({r.d_macro:+.3f}, 95% CI {r.d_macro_lo:+.3f} to {r.d_macro_hi:+.3f}; "
+                     f"micro {r.d_micro:+.3f}): {verdict} (adjusted P = {r.p_boot_holm:.3g} bootstrap, "
+                     f"{r.p_ttest_holm:.3g} corrected t-test).")
     left = contrasts[~contrasts["in_family"]]
-    if len(left): lines.append("Not in the family: " + "; ".join(f"{r.contrast}{' (' + r.model + ')' if isinstance(r.model, str) else ''}: {r.note}"
-                                                                  for r in left.itertuples()))
+    named = lambda r: r.contrast + (f" ({r.model})" if isinstance(r.model, str) else "")
+    if len(left): lines.append("Not in the family: " + "; ".join(f"{named(r)}: {r.note}" for r in left.itertuples()))
     return "\n".join(lines)
 
 # %% ../nbs/04_evaluate.ipynb #dcca9170
@@ -514,14 +556,16 @@ class Evaluation:
 
 def _evaluation_frame(labels: pd.DataFrame, groups, feature_sets: dict) -> pd.DataFrame:
     "The cohort-shaped frame the steps read: reading_id, subject_id, the label columns (and any other column given)."
-    if not isinstance(labels, pd.DataFrame): raise InputError("labels: a DataFrame with the label columns " + str(LABEL_COLS))
+    if not isinstance(labels, pd.DataFrame):
+        raise InputError("labels: a DataFrame with the label columns " + str(LABEL_COLS))
     missing = [c for c in LABEL_COLS if c not in labels.columns]
     if missing: raise InputError(f"labels: missing label column(s) {missing}")
     df = labels.reset_index(drop=True) if "reading_id" in labels else labels.rename_axis("reading_id").reset_index()
     if groups is not None:
         if len(groups) != len(df): raise InputError(f"groups: {len(groups)} values for {len(df)} rows of labels")
         df["subject_id"] = np.asarray(groups)
-    if "subject_id" not in df: raise InputError("groups: give the patient of each row (or a subject_id column in labels)")
+    if "subject_id" not in df:
+        raise InputError("groups: give the patient of each row (or a subject_id column in labels)")
     ids = df["reading_id"].astype(str)
     for name, X in feature_sets.items():
         absent = ~ids.isin(X.index.astype(str))
@@ -535,16 +579,21 @@ def evaluate_feature_sets(feature_sets: dict[str, pd.DataFrame], # name -> featu
                           labels: pd.DataFrame, # the label columns (LABEL_COLS); index or column reading_id
                           groups=None, # patient of each row of `labels` (default: its subject_id column)
                           *, models: list[str] = ("decision_tree", "random_forest", "xgboost", "tabnet"),
-                          protocols: list[str] = ("clean",), # "clean" and/or "paper" (needs the cohort's No Finding column)
+                          # "clean" and/or "paper" (needs the cohort's No Finding column)
+                          protocols: list[str] = ("clean",),
                           contrasts: list[str] | None = None, # "A vs B" (default: every set vs original)
-                          references: list[str] = (), # reference predictors (`REFERENCE_PREDICTORS`; labels needs report)
-                          params: str = "stated", paper_params: str | None = None, folds: int = 5, clean_repeats: int = 1,
-                          repeats: int = 10, n_boot: int = 1000, seed: int = 0, tabnet_max_epochs: int = 1000, n_jobs: int = 2,
+                          # reference predictors (`REFERENCE_PREDICTORS`; labels needs report)
+                          references: list[str] = (),
+                          params: str = "stated", paper_params: str | None = None, folds: int = 5,
+                          clean_repeats: int = 1,
+                          repeats: int = 10, n_boot: int = 1000, seed: int = 0, tabnet_max_epochs: int = 1000,
+                          n_jobs: int = 2,
                          ) -> Evaluation:
     "Cross-validate, score and contrast feature sets under the clean (and/or paper) protocol: what chapter 04 reports."
     df = _evaluation_frame(labels, groups, feature_sets)
     results = run_grid(feature_sets, df, list(models), list(protocols), params, repeats=repeats, folds=folds, seed=seed,
-                       tabnet_max_epochs=tabnet_max_epochs, clean_repeats=clean_repeats, n_jobs=n_jobs, paper_params=paper_params)
+                       tabnet_max_epochs=tabnet_max_epochs, clean_repeats=clean_repeats, n_jobs=n_jobs,
+                       paper_params=paper_params)
     if "clean" in protocols and references:
         splits = clean_splits(df[LABEL_COLS].to_numpy(int), df["subject_id"].to_numpy(), folds, clean_repeats, seed)
         results += [reference_cv(n, df, splits, seed) for n in tqdm(references, desc="references")]
@@ -552,13 +601,15 @@ def evaluate_feature_sets(feature_sets: dict[str, pd.DataFrame], # name -> featu
     if contrasts is None: contrasts = [f"{s} vs original" for s in feature_sets if s != "original"]
     ct = (contrast_table(results, df, contrasts, n_boot, seed, n_jobs=n_jobs) if "clean" in protocols and contrasts
           else pd.DataFrame(columns=["in_family"]))
-    summary = summary_text(ct) if len(ct) else "No contrast was tested (the clean protocol did not run or none was declared)."
+    none = "No contrast was tested (the clean protocol did not run or none was declared)."
+    summary = summary_text(ct) if len(ct) else none
     return Evaluation(results, scores, ct, summary)
 
 # %% ../nbs/04_evaluate.ipynb #3d1e5359
-def lesion_importance(X: pd.DataFrame, Y: np.ndarray, tr: np.ndarray, te: np.ndarray, model: str, *, params: str = "stated",
-                      seed: int = 0, tabnet_max_epochs: int = 1000, shap_rows: int = 100,
-                      groups: np.ndarray | None = None, # patients: TabNet then stops early on training patients (clean protocol)
+def lesion_importance(X: pd.DataFrame, Y: np.ndarray, tr: np.ndarray, te: np.ndarray, model: str, *,
+                      params: str = "stated", seed: int = 0, tabnet_max_epochs: int = 1000, shap_rows: int = 100,
+                      # patients: TabNet then stops early on training patients (clean protocol)
+                      groups: np.ndarray | None = None,
                      ) -> pd.DataFrame:
     "Per-lesion importances (builtin, permutation, shap) of one model type: long table feature x lesion x kind."
     from sklearn.inspection import permutation_importance
@@ -579,7 +630,8 @@ def lesion_importance(X: pd.DataFrame, Y: np.ndarray, tr: np.ndarray, te: np.nda
             if sv.ndim == 3: sv = sv[..., -1]
             kinds["shap"] = np.abs(sv).mean(0)
         for kind, imp in kinds.items():
-            rows += [{"model": model, "lesion": l, "kind": kind, "feature": f, "importance": float(v)} for f, v in zip(X.columns, imp)]
+            rows += [{"model": model, "lesion": l, "kind": kind, "feature": f, "importance": float(v)}
+                     for f, v in zip(X.columns, imp)]
     return pd.DataFrame(rows, columns=["model", "lesion", "kind", "feature", "importance"])
 
 def n_relevant_table(imp: pd.DataFrame) -> pd.DataFrame:
@@ -602,7 +654,8 @@ def plot_top_features(imp: pd.DataFrame, lesion: str = "enlarged_cardiac_silhoue
         s = g[g["kind"] == kind].set_index("feature")["importance"].sort_values(ascending=False)
         show = s.head(top)
         if "dummy" not in show.index and "dummy" in s.index: show = pd.concat([show, s[["dummy"]]])
-        ax.barh(show.index[::-1], show.values[::-1], color=["tab:red" if f == "dummy" else "tab:blue" for f in show.index[::-1]])
+        ax.barh(show.index[::-1], show.values[::-1],
+                color=["tab:red" if f == "dummy" else "tab:blue" for f in show.index[::-1]])
         ax.set_title(f"{MODEL_NAMES[m]} ({'mean |SHAP|' if kind == 'shap' else 'mask importance'})", fontsize=9)
         ax.tick_params(labelsize=7)
     fig.suptitle(f"Top features for {LESIONS[lesion]}", fontsize=11)
@@ -613,8 +666,10 @@ def plot_top_features(imp: pd.DataFrame, lesion: str = "enlarged_cardiac_silhoue
 # %% ../nbs/04_evaluate.ipynb #f3e065fb
 RATING_COLUMNS = ["feature", "lesion", "plausibility", "relevance"]
 _OWN_TERMS = {"enlarged_cardiac_silhouette": ["cardiomegaly", "enlarged", "cardiac_silhouette", "heart_size"],
-              "atelectasis": ["atelectasis", "atelectatic", "collapse"], "pleural_abnormality": ["effusion", "effusions", "pleural", "thickening", "blunting"],
-              "consolidation": ["consolidation", "opacity", "opacities", "pneumonia"], "pulmonary_edema": ["edema", "congestion", "vascular"]}
+              "atelectasis": ["atelectasis", "atelectatic", "collapse"],
+              "pleural_abnormality": ["effusion", "effusions", "pleural", "thickening", "blunting"],
+              "consolidation": ["consolidation", "opacity", "opacities", "pneumonia"],
+              "pulmonary_edema": ["edema", "congestion", "vascular"]}
 
 def example_ratings(features: list[str]) -> pd.DataFrame:
     "An example ratings table in the documented format (rule-of-thumb scores, NOT clinician ratings)."
@@ -641,11 +696,13 @@ def read_ratings(path: Path | str) -> pd.DataFrame:
 # %% ../nbs/04_evaluate.ipynb #25fed82d
 def relevance_groups(ratings: pd.DataFrame, threshold: float = 0) -> pd.Series:
     "'high' or 'low' relevance per rating row: at or above `threshold` (0: the lesion's median relevance) is high."
-    cut = ratings.groupby("lesion")["relevance"].transform("median") if not threshold else pd.Series(threshold, index=ratings.index)
+    if threshold: cut = pd.Series(threshold, index=ratings.index)
+    else: cut = ratings.groupby("lesion")["relevance"].transform("median")
     return pd.Series(np.where(ratings["relevance"] >= cut, "high", "low"), index=ratings.index, name="relevance_group")
 
 def ratings_correlation(imp: pd.DataFrame, ratings: pd.DataFrame, kind: str = "builtin",
-                        by_relevance: float | None = None, # split the features into high / low relevance (the paper's panels): the threshold, 0 = median
+                        # split the features into high / low relevance (the paper's panels): the threshold, 0 = median
+                        by_relevance: float | None = None,
                        ) -> pd.DataFrame:
     "Pearson correlation of each model's per-lesion importances with each rating (per relevance group when asked)."
     r = ratings.assign(relevance_group="all" if by_relevance is None else relevance_groups(ratings, by_relevance))
@@ -659,7 +716,8 @@ def ratings_correlation(imp: pd.DataFrame, ratings: pd.DataFrame, kind: str = "b
     return pd.DataFrame(rows)
 
 def plot_relevance_panels(corr: pd.DataFrame, title: str, path: Path | str | None = None) -> plt.Figure:
-    "The paper's Figure 5 layout: one row per lesion, high-relevance features left, low right; bars per model and rating."
+    """The paper's Figure 5 layout: one row per lesion, high-relevance features left, low right; bars per model and
+    rating."""
     d = corr.assign(model=corr["model"].map(MODEL_NAMES).fillna(corr["model"]), lesion=corr["lesion"].map(LESIONS))
     g = sns.catplot(data=d, x="pearson_r", y="model", hue="rating", row="lesion", col="relevance_group",
                     col_order=["high", "low"], kind="bar", height=2.2, aspect=1.6)

@@ -28,12 +28,14 @@ __all__ = ['PAPER_FEATURE_NAMES', 'PAPER_TEMPLATES', 'GPT_SYSTEM', 'GPT_USER', '
            'run_models']
 
 # %% ../nbs/01_experiment1_mse.ipynb #2bcb1533
-PAPER_FEATURE_NAMES = {"temperature": "body temperature in degrees Celsius", "heartrate": "heart rate in beats per minute",
+PAPER_FEATURE_NAMES = {"temperature": "body temperature in degrees Celsius",
+                       "heartrate": "heart rate in beats per minute",
     "resprate": "respiratory rate in breaths per minute", "o2sat": "peripheral oxygen saturation (%)",
     "sbp": "systolic blood pressure (mmHg)", "dbp": "diastolic blood pressure (mmHg)"}
 PAPER_TEMPLATES = {  # the authors' two templates; the part before the feature went through their character filter
     "report": "{report} LESIONS: {lesions}. AGE: {age}. GENDER: {gender}. {feature}:",
-    "plain": "A {age} years old {gender} patient diagnosed with {lesions}. And, This patient has the radiology report: \n{report}\nThe {feature} of this patient is around",
+    "plain": "A {age} years old {gender} patient diagnosed with {lesions}. And, This patient has the radiology report: "
+             "\n{report}\nThe {feature} of this patient is around",
 }
 GPT_SYSTEM = "You are a medical expert predicting the possible value of clinical features."
 GPT_USER = "What can be the next word for the following context (please only return one numerical word): {context}"
@@ -47,22 +49,26 @@ def paper_prompt(row: pd.Series, # one tidy cohort row
                  masked: bool = False, # append " [MASK]" (masked LMs)
                 ) -> str:
     "The authors' prompt for one reading and feature (it contains the ground-truth lesions)."
-    if template not in PAPER_TEMPLATES: raise InputError(f"templates: unknown {template!r}; use {list(PAPER_TEMPLATES)}")
+    if template not in PAPER_TEMPLATES: raise InputError(f"templates: unknown {template!r}; use "
+                                                         f"{list(PAPER_TEMPLATES)}")
     head, tail = PAPER_TEMPLATES[template].split("{feature}")
     head = head.format(report=paper_clean_report(row["report"]), lesions=paper_lesions(row), age=int(row["age"]),
                        gender=_gender(row["gender"]))
-    p = PAPER_CHARS.sub("", head) + PAPER_FEATURE_NAMES[feature] + tail  # e.g. "And, This" reached the model as "And This"
+    # e.g. "And, This" reached the model as "And This"
+    p = PAPER_CHARS.sub("", head) + PAPER_FEATURE_NAMES[feature] + tail
     return p + " [MASK]" if masked else p
 
 
 # %% ../nbs/01_experiment1_mse.ipynb #ab5b3fe9
-CLEAN_SYSTEM = ("You are an emergency physician. From a patient's chest x-ray report, age and sex, estimate the vital signs "
-    "recorded at emergency-department triage. Give your single best estimate for every value, even when uncertain. "
-    "Answer with one JSON object with the keys temperature, heart_rate, respiratory_rate, spo2, systolic_bp, "
-    "diastolic_bp; each is an object {\"value\": number, \"unit\": string} (temperature in F or C, heart rate in bpm, "
-    "respiratory rate in breaths/min, SpO2 in %, blood pressure in mmHg).")
-CLEAN_FEATURE_NAMES = {"temperature": "Temperature (F)", "heartrate": "Heart rate (bpm)", "resprate": "Respiratory rate (breaths/min)",
-                       "o2sat": "Oxygen saturation (%)", "sbp": "Systolic blood pressure (mmHg)", "dbp": "Diastolic blood pressure (mmHg)"}
+CLEAN_SYSTEM = ("You are an emergency physician. From a patient's chest x-ray report, age and sex, estimate the vital "
+    "signs recorded at emergency-department triage. Give your single best estimate for every value, even when "
+    "uncertain. Answer with one JSON object with the keys temperature, heart_rate, respiratory_rate, spo2, "
+    "systolic_bp, diastolic_bp; each is an object {\"value\": number, \"unit\": string} (temperature in F or C, heart "
+    "rate in bpm, respiratory rate in breaths/min, SpO2 in %, blood pressure in mmHg).")
+CLEAN_FEATURE_NAMES = {"temperature": "Temperature (F)", "heartrate": "Heart rate (bpm)",
+                       "resprate": "Respiratory rate (breaths/min)",
+                       "o2sat": "Oxygen saturation (%)", "sbp": "Systolic blood pressure (mmHg)",
+                       "dbp": "Diastolic blood pressure (mmHg)"}
 
 def _clean_report(text: str) -> str: return re.sub(r"[ \t]+", " ", str(text)).strip()
 
@@ -99,13 +105,16 @@ def paper_value(llm: LLM, row: pd.Series, feature: str, template: str, rng: tupl
     if be == "hf-masked":
         cands = llm.fill_mask(paper_prompt(row, feature, template, masked=True), top_k=100)
         for c in cands:
-            if (v := _paper_accept(c, feature, rng)) is not None: return dict(value=v, raw=c, samples=len(cands), reason="")
-        return dict(value=np.nan, raw=" ".join(cands[:5]), samples=len(cands), reason="no top-100 filler inside the observed range")
+            if (v := _paper_accept(c, feature, rng)) is not None:
+                return dict(value=v, raw=c, samples=len(cands), reason="")
+        return dict(value=np.nan, raw=" ".join(cands[:5]), samples=len(cands), reason="no top-100 filler inside the "
+                                                                                      "observed range")
     prompt, used, first = paper_prompt(row, feature, template), 0, ""
     plan = [GPT_N] if be == "openai" else rounds   # GPT: one request with n=50; local models: the rounds
     for k in plan:
         if be == "openai":
-            outs = llm.sample(GPT_USER.format(context=prompt), k, system=GPT_SYSTEM, temperature=temperature, max_tokens=5, seed=seed)
+            outs = llm.sample(GPT_USER.format(context=prompt), k, system=GPT_SYSTEM, temperature=temperature,
+                              max_tokens=5, seed=seed)
         else: outs = llm.sample(prompt, k, temperature=local_temperature, max_tokens=5, seed=seed + used)
         used += k
         first = first or (outs[0] if outs else "")
@@ -116,12 +125,15 @@ def paper_value(llm: LLM, row: pd.Series, feature: str, template: str, rng: tupl
 def values_paper(llm: LLM, rows: pd.DataFrame, ranges: dict, templates: list[str] = ("report", "plain"),
                  rounds: list[int] = (1, 5, 25, 50), *, temperature: float = 0.1, seed: int = 0,
                  local_temperature: float = 1.0) -> pd.DataFrame:
-    "Paper-mode values for every reading, template and feature (long format); a failed call gives a missing value with its reason."
+    """Paper-mode values for every reading, template and feature (long format); a failed call gives a missing value with
+    its reason."""
     jobs = [(r, t, f) for _, r in rows.iterrows() for t in templates for f in VITALS]
-    got = llm.map(lambda j: paper_value(llm, j[0], j[2], j[1], ranges[j[2]], rounds=rounds, temperature=temperature, seed=seed, local_temperature=local_temperature),
+    got = llm.map(lambda j: paper_value(llm, j[0], j[2], j[1], ranges[j[2]], rounds=rounds, temperature=temperature,
+                                        seed=seed, local_temperature=local_temperature),
                   jobs, desc=f"{llm.spec.name} paper")
+    lost = lambda g: dict(value=np.nan, raw="", samples=0, reason=f"call failed: {g.reason}")
     return pd.DataFrame([dict(reading_id=r["reading_id"], model=llm.spec.name, mode="paper", template=t, feature=f,
-                              **(dict(value=np.nan, raw="", samples=0, reason=f"call failed: {g.reason}") if failed(g) else g))
+                              **(lost(g) if failed(g) else g))
                          for (r, t, f), g in zip(jobs, got)])
 
 # %% ../nbs/01_experiment1_mse.ipynb #cc5c71e4
@@ -135,7 +147,8 @@ def _clean_reading(llm: LLM, row: pd.Series, seed: int, max_tokens: int) -> list
             got = next(((c, p) for c in cands if (p := parse_value(c, f)).value is not None), None)
             recs.append({**base, "template": "mask", "feature": f, "value": got[1].value if got else np.nan,
                          "raw": got[0] if got else " ".join(cands[:5]), "samples": len(cands),
-                         "reason": (got[1].reason if got else "no physiologically possible value in the top 100 fillers")})
+                         "reason": got[1].reason if got else "no physiologically possible value in the top 100 "
+                                                             "fillers"})
         return recs
     ans = llm.chat(clean_messages(row), schema=vitals_schema(), temperature=0.0, seed=seed, max_tokens=max_tokens)
     raw = llm.last.text  # this thread's last answer
@@ -184,7 +197,8 @@ def baseline_values(df: pd.DataFrame, # the whole tidy cohort (real values, for 
             ok = tr[d[f].notna().to_numpy()[tr]]
             model = RidgeCV(alphas=np.logspace(-2, 3, 12)).fit(X[ok], d[f].to_numpy()[ok])
             pred.iloc[te, VITALS.index(f)] = model.predict(X[te])
-    recs += [dict(reading_id=r, model="supervised", feature=f, value=pred.at[r, f]) for f in VITALS for r in rows["reading_id"]]
+    recs += [dict(reading_id=r, model="supervised", feature=f, value=pred.at[r, f])
+             for f in VITALS for r in rows["reading_id"]]
     return pd.DataFrame(recs).assign(mode="baseline", template="-", raw="", samples=0, reason="")
 
 # %% ../nbs/01_experiment1_mse.ipynb #13d7c700
@@ -198,28 +212,39 @@ def _scored(v: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
         err = (g["value"] - g["real"]) / sd[f]
         ans = g["value"].notna()
         imputed = ((g["value"].fillna(mu[f]) - g["real"]) / sd[f]) ** 2
-        return pd.Series({"n": len(g), "missing": int((~ans).sum()), "mse_z": float((err[ans] ** 2).mean()) if ans.any() else np.nan,
-                          "mse_z_imputed": float(imputed.mean()), "mae": float((g["value"] - g["real"]).abs()[ans].mean()) if ans.any() else np.nan,
+        return pd.Series({"n": len(g), "missing": int((~ans).sum()),
+                          "mse_z": float((err[ans] ** 2).mean()) if ans.any() else np.nan,
+                          "mse_z_imputed": float(imputed.mean()),
+                          "mae": float((g["value"] - g["real"]).abs()[ans].mean()) if ans.any() else np.nan,
                           "distinct": int(g["value"].nunique())})
-    return v.groupby(["model", "mode", "template", "feature"], sort=False).apply(agg, include_groups=False).reset_index()
+    by = v.groupby(["model", "mode", "template", "feature"], sort=False)
+    return by.apply(agg, include_groups=False).reset_index()
 
 def value_metrics(values: pd.DataFrame, # long values: reading_id, model, mode, template, feature, value
                   df: pd.DataFrame, # tidy cohort with the real values
-                  recorded: pd.DataFrame | None = None, # the table as recorded (`as_recorded`): paper-mode rows are scored on it
+                  # the table as recorded (`as_recorded`): paper-mode rows are scored on it
+                  recorded: pd.DataFrame | None = None,
                  ) -> pd.DataFrame:
-    "Per (model, mode, template, feature): n, missing, mse_z, mse_z_imputed, mae, distinct; z from the scoring table's mean and SD."
+    """Per (model, mode, template, feature): n, missing, mse_z, mse_z_imputed, mae, distinct; z from the scoring table's
+    mean and SD."""
     if recorded is None: return _scored(values, df)
     paper = values["mode"].isin(["paper", "paper baseline"])
-    parts = [_scored(values[~paper], df) if (~paper).any() else None, _scored(values[paper], recorded) if paper.any() else None]
+    parts = [_scored(values[~paper], df) if (~paper).any() else None,
+             _scored(values[paper], recorded) if paper.any() else None]
     return pd.concat([p for p in parts if p is not None], ignore_index=True)
 
 # %% ../nbs/01_experiment1_mse.ipynb #d51d1cca
 PAPER_TABLE2 = pd.DataFrame([
-    ("BioGPT", 6.124, 1.733, 108.269, 7.799, 3.628, 1.836, 21.565), ("ClinicalBERT", 5.623, 2.663, 22.880, 2.298, 6.086, 1.443, 6.832),
-    ("BioClinicalBERT", 4.204, 1.578, 7.230, 1.466, 5.007, 1.661, 3.524), ("Mistral", 3.635, 1.920, 5.842, 7.824, 2.284, 3.056, 4.093),
-    ("Zephyr", 2.144, 1.541, 3.060, 4.146, 1.770, 1.700, 2.393), ("Llama 2", 1.318, 1.559, 2.617, 2.387, 1.494, 3.741, 2.186),
-    ("Meditron", 2.420, 2.057, 4.858, 6.359, 2.205, 4.071, 3.662), ("GPT-3.5", 1.325, 1.308, 1.159, 3.403, 1.264, 2.338, 1.799),
-    ("GPT-4", 1.966, 1.344, 1.298, 1.722, 1.251, 1.705, 1.548), ("MMTF (supervised)", 0.003, 0.008, 0.040, 0.009, 0.006, 0.013, 0.013),
+    ("BioGPT", 6.124, 1.733, 108.269, 7.799, 3.628, 1.836, 21.565), ("ClinicalBERT", 5.623, 2.663, 22.880, 2.298, 6.086,
+                                                                     1.443, 6.832),
+    ("BioClinicalBERT", 4.204, 1.578, 7.230, 1.466, 5.007, 1.661, 3.524),
+                             ("Mistral", 3.635, 1.920, 5.842, 7.824, 2.284, 3.056, 4.093),
+    ("Zephyr", 2.144, 1.541, 3.060, 4.146, 1.770, 1.700, 2.393), ("Llama 2", 1.318, 1.559, 2.617, 2.387, 1.494, 3.741,
+                                                                  2.186),
+    ("Meditron", 2.420, 2.057, 4.858, 6.359, 2.205, 4.071, 3.662), ("GPT-3.5", 1.325, 1.308, 1.159, 3.403, 1.264, 2.338,
+                                                                    1.799),
+    ("GPT-4", 1.966, 1.344, 1.298, 1.722, 1.251, 1.705, 1.548), ("MMTF (supervised)", 0.003, 0.008, 0.040, 0.009, 0.006,
+                                                                 0.013, 0.013),
     ("Gaussian (baseline)", 2.074, 2.085, 2.027, 1.987, 2.092, 1.934, 2.033)], columns=["model", *VITALS, "mean"])
 PAPER_NAME = {"gaussian": "Gaussian (baseline)", "supervised": "MMTF (supervised)"}
 
@@ -252,7 +277,8 @@ def plot_values(values: pd.DataFrame, df: pd.DataFrame, path: Path | str | None 
     real = df[VITALS]
     mu, sd = real.mean(), real.std()
     rows = values[values["value"].notna()].copy()
-    rows["source"] = rows["model"] + " " + rows["mode"] + np.where(rows["template"].isin(["-", "json"]), "", " " + rows["template"])
+    rows["source"] = rows["model"] + " " + rows["mode"] + np.where(rows["template"].isin(["-", "json"]), "",
+                                                                   " " + rows["template"])
     rw = df.melt(value_vars=VITALS, var_name="feature", value_name="value").dropna().assign(source="real")
     allv = pd.concat([rw, rows[["feature", "value", "source"]]], ignore_index=True)
     allv["z"] = (allv["value"] - allv["feature"].map(mu)) / allv["feature"].map(sd)
@@ -269,7 +295,8 @@ def plot_values(values: pd.DataFrame, df: pd.DataFrame, path: Path | str | None 
 def run_models(names: list[str], rows: pd.DataFrame, ranges: dict, modes: list[str] = ("clean",),
                templates: list[str] = ("report", "plain"), *, rounds: list[int] = (1, 5, 25, 50),
                temperature: float = 0.1, seed: int = 0, settings=None,
-               brief: dict[str, int] | None = None, # model name -> ask it about only this many of the readings (slow models)
+               # model name -> ask it about only this many of the readings (slow models)
+               brief: dict[str, int] | None = None,
                local_temperature: float = 1.0, # paper mode, local generative models
               ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     "Values of every model and mode; returns (values, availability, ledger)."
@@ -284,8 +311,11 @@ def run_models(names: list[str], rows: pd.DataFrame, ranges: dict, modes: list[s
             llms.append(llm)
             r = rows.head((brief or {}).get(name, len(rows)))
             if "clean" in modes: out.append(values_clean(llm, r, seed))
-            if "paper" in modes: out.append(values_paper(llm, r, ranges, templates, rounds, temperature=temperature, seed=seed, local_temperature=local_temperature))
-        except (LLMUnavailable, LLMCallError) as e:  # e.g. a key refused or an endpoint down mid-run: keep the other models
+            if "paper" in modes: out.append(values_paper(llm, r, ranges, templates, rounds, temperature=temperature,
+                                                         seed=seed, local_temperature=local_temperature))
+        # e.g. a key refused or an endpoint down mid-run: keep the other models
+        except (LLMUnavailable, LLMCallError) as e:
             avail.loc[avail["name"] == name, ["available", "reason"]] = [False, str(e)]
-    values = pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=["reading_id", "model", "mode", "template", "feature", "value"])
+    empty = pd.DataFrame(columns=["reading_id", "model", "mode", "template", "feature", "value"])
+    values = pd.concat(out, ignore_index=True) if out else empty
     return values, avail, ledger_frame(llms)

@@ -21,22 +21,29 @@ __all__ = ['ENTITY_TYPES', 'TRIPLE_SCHEMA', 'TRIPLE_PROMPT', 'Triple', 'extract_
 # %% ../nbs/lib/graph.ipynb #99b9a7ad
 ENTITY_TYPES = ["condition", "symptom", "sign", "cause", "risk factor", "test", "imaging feature", "treatment",
                 "anatomy", "other"]
-TRIPLE_SCHEMA = {"type": "object", "properties": {"triples": {"type": "array", "maxItems": 12, "items": {"type": "object",
+TRIPLE_SCHEMA = {"type": "object", "properties": {"triples": {"type": "array", "maxItems": 12,
+                                                              "items": {"type": "object",
     "properties": {"subject": {"type": "string"}, "subject_type": {"type": "string", "enum": ENTITY_TYPES},
                    "relation": {"type": "string"},
                    "object": {"type": "string"}, "object_type": {"type": "string", "enum": ENTITY_TYPES}},
     "required": ["subject", "subject_type", "relation", "object", "object_type"]}}}, "required": ["triples"]}
 _EXAMPLE = {"triples": [  # one worked example: a 1.5B model's triples go from repetitive to usable with it
-    {"subject": "pneumonia", "subject_type": "condition", "relation": "is", "object": "infection of the lung", "object_type": "condition"},
-    {"subject": "pneumonia", "subject_type": "condition", "relation": "has symptom", "object": "fever", "object_type": "symptom"},
-    {"subject": "pneumonia", "subject_type": "condition", "relation": "has symptom", "object": "cough", "object_type": "symptom"},
-    {"subject": "chest radiograph", "subject_type": "test", "relation": "shows", "object": "consolidation", "object_type": "imaging feature"}]}
-TRIPLE_PROMPT = ("Extract knowledge triples (subject, relation, object) from a passage of the article \"{title}\". Use short "
-                 "noun phrases for subject and object (name the article's subject where the passage leaves it implicit), a "
-                 "short verb phrase for the relation (for example: causes, is caused by, has symptom, has sign, shows on "
-                 "imaging, is a risk factor for, is diagnosed by), and give each subject and object one type from: "
-                 + ", ".join(ENTITY_TYPES) + ". State each fact once.\n\nExample. Passage of the article \"Pneumonia\": "
-                 "\"Pneumonia is infection of the lung. It causes fever and cough; a chest radiograph shows consolidation.\"\n"
+    {"subject": "pneumonia", "subject_type": "condition", "relation": "is", "object": "infection of the lung",
+     "object_type": "condition"},
+    {"subject": "pneumonia", "subject_type": "condition", "relation": "has symptom", "object": "fever",
+     "object_type": "symptom"},
+    {"subject": "pneumonia", "subject_type": "condition", "relation": "has symptom", "object": "cough",
+     "object_type": "symptom"},
+    {"subject": "chest radiograph", "subject_type": "test", "relation": "shows", "object": "consolidation",
+     "object_type": "imaging feature"}]}
+TRIPLE_PROMPT = ("Extract knowledge triples (subject, relation, object) from a passage of the article \"{title}\". Use "
+                 "short noun phrases for subject and object (name the article's subject where the passage leaves it "
+                 "implicit), a short verb phrase for the relation (for example: causes, is caused by, has symptom, has "
+                 "sign, shows on imaging, is a risk factor for, is diagnosed by), and give each subject and object one "
+                 "type from: "
+                 + ", ".join(ENTITY_TYPES) + ". State each fact once.\n\n"
+                 "Example. Passage of the article \"Pneumonia\": \"Pneumonia is infection of the lung. It causes fever "
+                 "and cough; a chest radiograph shows consolidation.\"\n"
                  "Triples: " + json.dumps(_EXAMPLE).replace("{", "{{").replace("}", "}}") + "\n\nPassage:\n{text}")
 
 @dataclass(frozen=True)
@@ -59,11 +66,13 @@ def extract_triples(llm: LLM, # the extraction model
                     max_tokens: int = 900, # room for 12 typed triples
                    ) -> list[Triple]:
     "Typed triples from one text (lower-cased; empty parts and self-loops dropped; unknown types become `other`)."
-    ans = llm.chat(TRIPLE_PROMPT.format(text=text, title=title or "unknown"), schema=TRIPLE_SCHEMA, max_tokens=max_tokens)
+    ans = llm.chat(TRIPLE_PROMPT.format(text=text, title=title or "unknown"), schema=TRIPLE_SCHEMA,
+                   max_tokens=max_tokens)
     out = []
     for t in (ans or {}).get("triples", []) if isinstance(ans, dict) else []:
         s, r, o = (_clean(t.get(k)) for k in ("subject", "relation", "object"))
-        st, ot = (_clean(t.get(k)) if _clean(t.get(k)) in ENTITY_TYPES else "other" for k in ("subject_type", "object_type"))
+        typed = lambda k: _clean(t.get(k)) if _clean(t.get(k)) in ENTITY_TYPES else "other"
+        st, ot = typed("subject_type"), typed("object_type")
         if s and r and o and s != o: out.append(Triple(s, st, r, o, ot, chunk_id))
     return list(dict.fromkeys(out))
 
@@ -83,11 +92,13 @@ def seed_entities(question: str, # the question
                  ) -> list[str]:
     "Entities the question names (by name, then by embedding similarity), most specific first."
     q = question.lower()
-    named = sorted((n for n in names if len(n) > 2 and re.search(rf"\b{re.escape(n)}\b", q)), key=lambda n: (-len(n), n))
+    named = sorted((n for n in names if len(n) > 2 and re.search(rf"\b{re.escape(n)}\b", q)),
+                   key=lambda n: (-len(n), n))
     if embeddings is None or not names: return named
     V = name_vectors if name_vectors is not None else np.asarray(embeddings.embed_documents(names))
     sims = V @ np.asarray(embeddings.embed_query(question))
-    near = [names[i] for i in np.lexsort((np.array(names), -sims)) if sims[i] >= min_sim and names[i] not in named][:top]
+    order = np.lexsort((np.array(names), -sims))
+    near = [names[i] for i in order if sims[i] >= min_sim and names[i] not in named][:top]
     return named + near
 
 # %% ../nbs/lib/graph.ipynb #3cf849e6
@@ -135,10 +146,11 @@ def namespace_schema(label: str, # the namespace's node label
 
 def schema_text(label: str, rel_types: list[str]) -> str:
     "The schema as the Cypher prompt shows it, with the entity types a query may filter on."
-    return (f"Node label: {label}; properties: name (STRING, lower case), type (STRING, one of: {', '.join(ENTITY_TYPES)}).\n"
-            f"Relationship types (all between {label} nodes; properties: relation STRING, chunk_id STRING): "
-            + ", ".join(rel_types) + ".\n"
-            f"Example: MATCH (a:{label} {{name: 'atelectasis'}})-[r]-(b:{label}) RETURN a.name, r.relation, b.name, b.type LIMIT 10")
+    return (f"Node label: {label}; properties: name (STRING, lower case), type (STRING, one of: "
+            f"{', '.join(ENTITY_TYPES)}).\nRelationship types (all between {label} nodes; properties: relation STRING, "
+            "chunk_id STRING): "
+            + ", ".join(rel_types) + f".\nExample: MATCH (a:{label} {{name: 'atelectasis'}})-[r]-(b:{label}) RETURN "
+            "a.name, r.relation, b.name, b.type LIMIT 10")
 
 # %% ../nbs/lib/graph.ipynb #031030c2
 _WRITE = re.compile(r"\b(CREATE|MERGE|DELETE|DETACH|SET|REMOVE|DROP|CALL|FOREACH|USE|LOAD\s+CSV)\b", re.I)
@@ -156,7 +168,8 @@ def check_cypher(query: str, # generated Cypher
     bound, anchored = set(), False
     for m in _NODE.finditer(q):
         var, labels = m.group(1), [l.strip(" `:") for l in re.split(r":", m.group(2) or "") if l.strip(" `")]
-        if bad := [l for l in labels if l != label]: return f"label {bad[0]} is not in the schema; the only node label is {label}"
+        if bad := [l for l in labels if l != label]:
+            return f"label {bad[0]} is not in the schema; the only node label is {label}"
         if labels:
             anchored = True
             if var: bound.add(var)
@@ -167,6 +180,7 @@ def check_cypher(query: str, # generated Cypher
     for m in _REL.finditer(q):
         for t in re.split(r"\|", m.group(1)):
             t = t.strip(" `:")
-            if t and t not in rel_types: return f"relationship type {t} is not in the schema; use one of {', '.join(rel_types)}"
+            if t and t not in rel_types:
+                return f"relationship type {t} is not in the schema; use one of {', '.join(rel_types)}"
     if not anchored: return f"the query must match nodes with the label {label}"
     return ""

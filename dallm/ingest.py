@@ -29,12 +29,14 @@ def synthetic_cohort(data_dir: Path, # where generated data live (gitignored `da
     "Folder of a synthetic raw export, written once per (n, seed, vitals_signal) and reused afterwards."
     out = Path(data_dir) / "synthetic" / f"n{n}_seed{seed}_vs{vitals_signal:g}"
     if not (out / "cohort.parquet").is_file():  # cohort.parquet is written last: its presence means complete
-        write_raw(synthesize(n, seed, SynthSpec(vitals_signal=vitals_signal), progress=n > 5000), out, progress=n > 5000)
+        write_raw(synthesize(n, seed, SynthSpec(vitals_signal=vitals_signal), progress=n > 5000), out,
+                  progress=n > 5000)
     return out
 
 # %% ../nbs/00_ingest.ipynb #68e10172
 def cohort_source(ch: Chapter, # this chapter (settings: DALLM_MIMIC_ROOT, data folder, seed)
-                  source: str = "", # "synthetic", a folder, a pre-joined .csv or a tidy .parquet; "" = DALLM_MIMIC_ROOT, else synthetic
+                  # "synthetic", a folder, a pre-joined .csv or a tidy .parquet; "" = DALLM_MIMIC_ROOT, else synthetic
+                  source: str = "",
                   n: int = 799, # synthetic cohort: readings
                   vitals_signal: float = 1.0, # synthetic cohort: lesion signal in the vitals
                  ) -> tuple[Path, str]:
@@ -45,7 +47,8 @@ def cohort_source(ch: Chapter, # this chapter (settings: DALLM_MIMIC_ROOT, data 
         return (synthetic_cohort(ch.settings.path("data_dir"), n, ch.seed, vitals_signal),
                 f"synthetic cohort (dallm.synth, {n} readings, seed {ch.seed}, vitals_signal {vitals_signal:g})")
     p = Path(source).expanduser()
-    if not p.exists(): raise InputError(f"source {source!r} does not exist (the 00_ingest parameter `source` or DALLM_MIMIC_ROOT)")
+    if not p.exists(): raise InputError(f"source {source!r} does not exist (the 00_ingest parameter `source` or "
+                                        "DALLM_MIMIC_ROOT)")
     return p, f"cohort loaded from {p}"
 
 # %% ../nbs/00_ingest.ipynb #2d25f96b
@@ -57,7 +60,8 @@ PAPER_VITALS = pd.DataFrame({  # median, q1, q3, low tail, high tail, missing of
 PAPER_AGE = {"median": 68, "q1": 56, "q3": 79, "min": 18, "max": 97}
 PAPER_PREVALENCE = dict(zip(LESIONS, [0.23, 0.21, 0.21, 0.17, 0.13]))
 PAPER_LESION_CORR = {("atelectasis", "consolidation"): 0.36, ("pleural_abnormality", "consolidation"): 0.32,
-                     ("atelectasis", "pleural_abnormality"): 0.30, ("enlarged_cardiac_silhouette", "pulmonary_edema"): 0.24,
+                     ("atelectasis", "pleural_abnormality"): 0.30,
+                     ("enlarged_cardiac_silhouette", "pulmonary_edema"): 0.24,
                      ("enlarged_cardiac_silhouette", "pleural_abnormality"): 0.16,
                      ("pleural_abnormality", "pulmonary_edema"): 0.14}
 PAPER_VITALS_AUROC = 0.55  # vitals-only classifiers, micro AUROC (published outcome)
@@ -80,7 +84,8 @@ def cohort_summary(df: pd.DataFrame # tidy cohort
     for (a, b), v in PAPER_LESION_CORR.items():
         rows.append(("lesion correlation", f"{a} ~ {b}", "Pearson r", r.loc[a, b], v))
     va, ka = vitals_auroc(df), keyword_auroc(df)
-    rows.append(("signal", "vitals + age + gender", "micro AUROC (grouped 5-fold, logistic)", va["micro"], PAPER_VITALS_AUROC))
+    rows.append(("signal", "vitals + age + gender", "micro AUROC (grouped 5-fold, logistic)", va["micro"],
+                 PAPER_VITALS_AUROC))
     rows.append(("signal", "report keywords", "micro AUROC (no fitting)", ka["micro"], np.nan))
     out = pd.DataFrame(rows, columns=["section", "item", "statistic", "this cohort", "paper"])
     out[["this cohort", "paper"]] = out[["this cohort", "paper"]].astype(float).round(3)

@@ -48,9 +48,11 @@ def load_bundled_corpus() -> list[Document]:
     return [Document(**d) for d in raw["documents"]]
 
 # %% ../nbs/lib/knowledge.ipynb #0da727cc
-_EXPERT_FILE = yaml.safe_load(resources.files("dallm").joinpath("data/expert_questions.yaml").read_text(encoding="utf-8"))
+_EXPERT_FILE = yaml.safe_load(resources.files("dallm").joinpath("data/expert_questions.yaml")
+                              .read_text(encoding="utf-8"))
 LESION_QUERIES = dict(_EXPERT_FILE["lesion_queries"])  # lesion key -> the name put into the questions
-EXPERT_QUESTIONS = [(q["id"], q["template"], list(q["facts"])) for q in _EXPERT_FILE["questions"]]  # (id, template, fact categories)
+# (id, template, fact categories)
+EXPERT_QUESTIONS = [(q["id"], q["template"], list(q["facts"])) for q in _EXPERT_FILE["questions"]]
 RETRIEVAL_QUESTIONS = [
     ("definition", "What is {lesion}?", ["definition"]),
     ("symptoms", "What are the symptoms of {lesion}?", ["symptoms"]),
@@ -170,7 +172,8 @@ def radiopaedia_search(query: str, # e.g. "atelectasis"
     docs = []
     for href in links[:top_k]:
         html = fetcher.get(urljoin(base_url, href))
-        title = (BeautifulSoup(html, "html.parser").select_one("h1") or BeautifulSoup("<h1></h1>", "html.parser").h1).get_text(strip=True)
+        h1 = BeautifulSoup(html, "html.parser").select_one("h1")
+        title = h1.get_text(strip=True) if h1 else ""
         docs.append(Document(id=f"radiopaedia:{href.rsplit('/', 1)[-1]}", source="radiopaedia", title=title or href,
                              text=article_text(html), lesion=lesion, url=urljoin(base_url, href)))
     return docs
@@ -195,9 +198,11 @@ def gather_corpus(source: str = "bundled", # "bundled", "wikipedia", "radiopaedi
     docs = []
     for l in lesions:
         if source in ("wikipedia", "both"):
-            docs += wikipedia_search(LESION_QUERIES[l], f, top_k, lesion=l, **({"api_url": urls["api_url"]} if "api_url" in urls else {}))
+            docs += wikipedia_search(LESION_QUERIES[l], f, top_k, lesion=l,
+                                     **({"api_url": urls["api_url"]} if "api_url" in urls else {}))
         if source in ("radiopaedia", "both"):
-            docs += radiopaedia_search(LESION_QUERIES[l], f, top_k, lesion=l, **({"base_url": urls["base_url"]} if "base_url" in urls else {}))
+            docs += radiopaedia_search(LESION_QUERIES[l], f, top_k, lesion=l,
+                                       **({"base_url": urls["base_url"]} if "base_url" in urls else {}))
     return docs
 
 # %% ../nbs/lib/knowledge.ipynb #02480044
@@ -239,7 +244,8 @@ def chunk_documents(docs: list[Document], # documents to split
                    ) -> list[Chunk]:
     "Split documents into token-bounded chunks with stable ids."
     from langchain_text_splitters import RecursiveCharacterTextSplitter
-    if not 0 <= overlap < chunk_tokens: raise InputError(f"overlap ({overlap}) must be >= 0 and below chunk_tokens ({chunk_tokens})")
+    if not 0 <= overlap < chunk_tokens: raise InputError(f"overlap ({overlap}) must be >= 0 and below chunk_tokens "
+                                                         f"({chunk_tokens})")
     count = token_counter(tokenizer)
     splitter = RecursiveCharacterTextSplitter(chunk_size=chunk_tokens, chunk_overlap=overlap, length_function=count,
                                               separators=["\n\n", "\n", ". ", " ", ""], keep_separator="end")
@@ -254,7 +260,8 @@ def chunk_documents(docs: list[Document], # documents to split
 # %% ../nbs/lib/knowledge.ipynb #c17b1e30
 CONFIGS = {"a_all_wikipedia": ("wikipedia", None), "b_all_radiopaedia": ("radiopaedia", None),
            "c_top1_wikipedia": ("wikipedia", 1), "d_top1_radiopaedia": ("radiopaedia", 1), "e_both": ("both", None)}
-SOURCE_OF = {"wikipedia": "wikipedia", "bundled-general": "wikipedia", "radiopaedia": "radiopaedia", "bundled-radiology": "radiopaedia"}
+SOURCE_OF = {"wikipedia": "wikipedia", "bundled-general": "wikipedia", "radiopaedia": "radiopaedia",
+             "bundled-radiology": "radiopaedia"}
 
 def rank_documents(docs: list[Document], query: str, embeddings) -> list[Document]:
     "Documents re-ranked for `query`: MiniLM similarity of the query to title + opening text (the `rerank` option)."

@@ -29,7 +29,8 @@ __all__ = ['DEFAULT_DECODING', 'LLM', 'default_cache', 'get_llm', 'availability'
 
 # %% ../nbs/lib/llm.ipynb #bdd77bf9
 _all_ = ["LLMCallError", "LLMUnavailable", "ModelSpec", "LLMCache", "Completion", "ledger_frame", "load_registry",
-         "resolve_spec", "gguf_path", "registry_path", "parse_json", "Failed", "failed"]  # re-exported: `from dallm.llm import ...` is enough for users
+         # re-exported: `from dallm.llm import ...` is enough for users
+         "resolve_spec", "gguf_path", "registry_path", "parse_json", "Failed", "failed"]
 
 # %% ../nbs/lib/llm.ipynb #d2f7b219
 DEFAULT_DECODING = {"temperature": 0.0, "top_p": 1.0, "seed": 0, "max_tokens": 64, "stop": None}
@@ -56,7 +57,8 @@ class LLM:
     @property
     def backend(self):
         with self._load:  # one backend, even when a bulk loop's threads all miss the cache at once
-            if self._backend is None: self._backend = BACKENDS[self.spec.backend](self.spec, self.settings, **self.backend_kw)
+            if self._backend is None:
+                self._backend = BACKENDS[self.spec.backend](self.spec, self.settings, **self.backend_kw)
         return self._backend
 
     def _identity(self) -> dict:
@@ -69,11 +71,14 @@ class LLM:
 
     def _decoding(self, decoding: dict) -> dict:
         unknown = set(decoding) - set(DEFAULT_DECODING)
-        if unknown: raise InputError(f"unknown decoding parameter(s) {sorted(unknown)}; known: {sorted(DEFAULT_DECODING)}")
+        if unknown: raise InputError(f"unknown decoding parameter(s) {sorted(unknown)}; known: "
+                                     f"{sorted(DEFAULT_DECODING)}")
         return {**DEFAULT_DECODING, **decoding}
 
     def __repr__(self): return f"LLM({self.spec.name!r}, backend={self.spec.backend!r}, model={self.spec.model!r})"
-    def __deepcopy__(self, memo): return self  # one loaded model and one cache per process: scikit-learn's `clone` shares it
+    def __deepcopy__(self, memo):
+        "One loaded model and one cache per process: scikit-learn's `clone` shares it."
+        return self
 
 # %% ../nbs/lib/llm.ipynb #17382c8c
 @patch
@@ -114,7 +119,8 @@ def complete(self: LLM, prompt: str, **decoding) -> str:
 def sample(self: LLM, prompt: str, n: int, # prompt and number of samples
            system: str | None = None, # system message (chat endpoints only)
            **decoding) -> list[str]:
-    "`n` sampled answers. Local backends: sample i uses seed + i, each cached on its own; OpenAI-compatible: one call with `n`."
+    """`n` sampled answers. Local backends: sample i uses seed + i, each cached on its own; OpenAI-compatible: one call
+    with `n`."""
     d = self._decoding(decoding)
     if self.spec.backend == "openai":
         msgs = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}]
@@ -158,7 +164,8 @@ def fill_mask(self: LLM, text: str, top_k: int = 100) -> list[str]:
 
 @patch
 def parallelism(self: LLM, concurrency: int | None = None) -> int:
-    "Calls in flight at once: 1 for local backends; for endpoints the argument, else DALLM_CONCURRENCY, else the registry, else 8."
+    """Calls in flight at once: 1 for local backends; for endpoints the argument, else DALLM_CONCURRENCY, else the
+    registry, else 8."""
     if self.spec.backend != "openai": return 1
     n = next((v for v in (concurrency, self.settings.concurrency, self.spec.concurrency) if v is not None), 8)
     if n < 1: raise InputError(f"concurrency {n} (DALLM_CONCURRENCY or model '{self.spec.name}'): use 1 or more")
@@ -169,7 +176,8 @@ def map(self: LLM, fn: Callable[[Any], Any], items: Iterable, # apply fn(item) t
         concurrency: int | None = None, # calls in flight for remote endpoints (default: `parallelism()`)
         desc: str | None = None, # progress bar label
        ) -> list:
-    "`[fn(x) for x in items]` in order, with a progress bar, at the endpoint's pace; failed items give `Failed(reason)`."
+    """`[fn(x) for x in items]` in order, with a progress bar, at the endpoint's pace; failed items give
+    `Failed(reason)`."""
     return run_bulk(fn, items, self.parallelism(concurrency), desc or self.spec.name)
 
 # %% ../nbs/lib/llm.ipynb #5f02943e
@@ -181,7 +189,7 @@ def default_cache(settings: Settings | None = None) -> LLMCache:
     if p not in _CACHES: _CACHES[p] = LLMCache(p)
     return _CACHES[p]
 
-def get_llm(name: str | None = None, # registry name, .gguf path or "backend:model"; None = the configured default (DALLM_LLM, else smollm2)
+def get_llm(name: str | None = None, # registry name, .gguf path or "backend:model"; None: DALLM_LLM, else smollm2
             cache: LLMCache | Path | str | None = None, # a cache, a sqlite path, or None for the project's cache
             settings: Settings | None = None,
             check: bool = True, # raise `LLMUnavailable` now if the model cannot load here
@@ -219,9 +227,11 @@ def availability(spec: ModelSpec, settings: Settings | None = None) -> tuple[boo
             gguf_path(spec, settings)
             return True, ""
         if spec.backend == "openai":
-            if importlib.util.find_spec("httpx") is None: return False, "httpx is not installed: pip install 'dallm[llm]'"
+            if importlib.util.find_spec("httpx") is None:
+                return False, "httpx is not installed: pip install 'dallm[llm]'"
             url = spec.base_url or settings.openai_base_url
-            has_key = os.environ.get(spec.api_key_env) or (spec.api_key_env == "OPENAI_API_KEY" and settings.openai_api_key)
+            has_key = (os.environ.get(spec.api_key_env)
+                       or (spec.api_key_env == "OPENAI_API_KEY" and settings.openai_api_key))
             if not has_key and not is_local_url(url):
                 return False, f"model '{spec.name}': no API key: set {spec.api_key_env} in the environment or .env"
             return True, ""

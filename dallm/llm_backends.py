@@ -105,7 +105,8 @@ _TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float3
 
 # %% ../nbs/lib/llm_backends.ipynb #9892ebf6
 class GreedyGrammarSampler:
-    "Greedy decoding under a llama.cpp grammar: the best token, the best `top`, then the whole vocabulary, until the grammar accepts one."
+    """Greedy decoding under a llama.cpp grammar: the best token, the best `top`, then the whole vocabulary, until the
+    grammar accepts one."""
     def __init__(self, model, # llama-cpp-python's `_internals.LlamaModel`
                  grammar, # a `llama_cpp.LlamaGrammar`
                  top: int = 32, # candidates tried when the best token is refused
@@ -121,8 +122,8 @@ class GreedyGrammarSampler:
         "The grammar's verdict on candidate tokens: a mask of the ones it leaves finite."
         view = np.frombuffer(buf, dtype=_TOKEN_DATA)[:len(ids)]
         view["id"], view["logit"], view["p"] = ids, logits, 0
-        arr = self.lc.llama_token_data_array(data=ctypes.cast(buf, ctypes.POINTER(self.lc.llama_token_data)), size=len(ids),
-                                             selected=-1, sorted=False)
+        arr = self.lc.llama_token_data_array(data=ctypes.cast(buf, ctypes.POINTER(self.lc.llama_token_data)),
+                                             size=len(ids), selected=-1, sorted=False)
         self.lc.llama_sampler_apply(self.grammar, ctypes.byref(arr))
         return np.isfinite(view["logit"])
 
@@ -156,7 +157,8 @@ def sample(self: GreedyGrammarSampler, ctx, # llama-cpp-python's `_internals.Lla
 # %% ../nbs/lib/llm_backends.ipynb #fb6eec2c
 @functools.lru_cache(maxsize=1)
 def fast_grammar_llama():
-    "`llama_cpp.Llama` whose greedy grammar-constrained calls use `GreedyGrammarSampler` (`fast_grammar = False` turns it off)."
+    """`llama_cpp.Llama` whose greedy grammar-constrained calls use `GreedyGrammarSampler` (`fast_grammar = False` turns
+    it off)."""
     from llama_cpp import Llama
     class FastGrammarLlama(Llama):
         fast_grammar = True
@@ -205,7 +207,8 @@ class LlamaCppBackend:
             out = self.llm.create_chat_completion(messages, **kw)
             dt = time.perf_counter() - t0
         u = out["usage"]
-        return Completion(out["choices"][0]["message"]["content"] or "", None, u["prompt_tokens"], u["completion_tokens"], dt)
+        return Completion(out["choices"][0]["message"]["content"] or "", None, u["prompt_tokens"],
+                          u["completion_tokens"], dt)
 
 # %% ../nbs/lib/llm_backends.ipynb #0bc46178
 def is_local_url(url: str | None) -> bool:
@@ -223,7 +226,8 @@ def parse_json(text: str) -> Any:
     except json.JSONDecodeError: return None
 
 def request_tokens(kw: dict) -> int:
-    "Tokens a chat request may use, for the tpm budget: about 4 characters per prompt token, plus `max_tokens` per answer."
+    """Tokens a chat request may use, for the tpm budget: about 4 characters per prompt token, plus `max_tokens` per
+    answer."""
     chars = sum(len(str(m.get("content", ""))) for m in kw.get("messages", []))
     return chars // 4 + (kw.get("max_tokens") or 256) * (kw.get("n") or 1)
 
@@ -247,8 +251,8 @@ class OpenAIBackend:
             key = settings.openai_api_key.get_secret_value()
         if not key:
             if not is_local_url(self.base_url):
-                raise LLMUnavailable(f"model '{spec.name}': no API key: set {spec.api_key_env} in the environment or .env "
-                                     f"(endpoint {self.base_url})")
+                raise LLMUnavailable(f"model '{spec.name}': no API key: set {spec.api_key_env} in the environment or "
+                                     f".env (endpoint {self.base_url})")
             key = "sk-local-no-key"
         # httpx directly (the openai package's client costs about 3 ms of CPU more per call under 32 threads)
         self.client = httpx.Client(base_url=self.base_url.rstrip("/") + "/", timeout=timeout,
@@ -256,8 +260,10 @@ class OpenAIBackend:
                                    limits=httpx.Limits(max_connections=None, max_keepalive_connections=256))
         self.retries, self.max_wait = retries, max_wait
         self.limiter = RateLimiter(rpm or settings.rpm or spec.rpm, tpm or settings.tpm or spec.tpm, rate_window)
-        self.stats, self._lock = Counter(), threading.Lock()  # requests, retries, failures, malformed, json_object_fallback
-        self.json_mode = spec.response_format   # json_schema until the endpoint refuses it (llama-cpp-python's server does)
+        # requests, retries, failures, malformed, json_object_fallback
+        self.stats, self._lock = Counter(), threading.Lock()
+        # json_schema until the endpoint refuses it (llama-cpp-python's server does)
+        self.json_mode = spec.response_format
 
     def identity(self) -> dict: return {"base_url": self.base_url}
 
@@ -302,7 +308,8 @@ def _create(self: OpenAIBackend, **kw) -> tuple[dict, int]:
                 raise LLMUnavailable(f"{name}: {self.base_url} does not serve model {self.spec.model!r} ({msg})")
             if r.status_code < 500 and r.status_code not in (408, 409, 429):  # e.g. 400: this request is wrong
                 self._count(failures=1)
-                raise _call_error(f"{name}: endpoint {self.base_url} refused the request: {r.status_code} {msg}", attempt)
+                raise _call_error(f"{name}: endpoint {self.base_url} refused the request: {r.status_code} {msg}",
+                                  attempt)
             what, asked = f"answered {r.status_code} ({msg})", retry_after(r.headers)
         except hx.TimeoutException as e: what = f"timed out ({type(e).__name__})"
         except hx.TransportError as e: what = f"is unreachable or dropped the connection ({type(e).__name__}: {e})"
@@ -321,8 +328,9 @@ def _refused_schema(self: OpenAIBackend, e: Exception) -> None:
         if self.json_mode == "json_schema":
             self.json_mode = "json_object"
             self.stats["json_object_fallback"] += 1
-            warnings.warn(f"model '{self.spec.name}': {self.base_url} refuses response_format json_schema ({str(e)[:120]}); "
-                          "asking for json_object with the schema in the prompt from now on (registry: response_format: json_object)")
+            warnings.warn(f"model '{self.spec.name}': {self.base_url} refuses response_format json_schema "
+                          f"({str(e)[:120]}); asking for json_object with the schema in the prompt from now on "
+                          "(registry: response_format: json_object)")
 
 # %% ../nbs/lib/llm_backends.ipynb #db7fb76c
 @patch
@@ -335,8 +343,10 @@ def chat(self: OpenAIBackend, messages: list[dict], schema: dict | None, d: dict
         if schema is None: return
         mode = self.json_mode
         kw["response_format"] = ({"type": "json_object"} if mode == "json_object" else
-                                 {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema, "strict": False}})
-        kw["messages"] = schema_in_prompt(messages, schema) if mode == "json_object" else messages  # json_object: schema in the prompt
+                                 {"type": "json_schema",
+                                  "json_schema": {"name": "answer", "schema": schema, "strict": False}})
+        # json_object: schema in the prompt
+        kw["messages"] = schema_in_prompt(messages, schema) if mode == "json_object" else messages
     ask_json()
     out, retries, malformed = [], 0, 0
     while len(out) < n:  # some servers (llama.cpp) ignore n and answer once: ask again with the next seed
@@ -359,8 +369,8 @@ def chat(self: OpenAIBackend, messages: list[dict], schema: dict | None, d: dict
             self._count(malformed=1)
             if malformed > self.retries:
                 self._count(failures=1)
-                raise _call_error(f"model '{self.spec.name}': endpoint {self.base_url} answered JSON that does not parse "
-                                  f"{malformed} times ({bad[0][:80]!r})", retries + malformed - 1)
+                raise _call_error(f"model '{self.spec.name}': endpoint {self.base_url} answered JSON that does not "
+                                  f"parse {malformed} times ({bad[0][:80]!r})", retries + malformed - 1)
             self._count(retries=1)
             continue
         u, k = r.get("usage") or {}, len(choices)
@@ -392,7 +402,8 @@ def hf_source(spec: ModelSpec) -> str:
 def _hf_load(spec: ModelSpec, auto_cls: str):
     try:
         import torch, transformers
-    except ImportError: raise LLMUnavailable(f"model '{spec.name}': transformers and torch are needed: pip install 'dallm[llm]'") from None
+    except ImportError: raise LLMUnavailable(f"model '{spec.name}': transformers and torch are needed: pip install "
+                                             "'dallm[llm]'") from None
     src = hf_source(spec)
     try:
         tok = transformers.AutoTokenizer.from_pretrained(src)
@@ -401,7 +412,8 @@ def _hf_load(spec: ModelSpec, auto_cls: str):
     except OSError as e:
         raise LLMUnavailable(f"model '{spec.name}': weights for {spec.model} are not available here "
                              f"(download them with network access: huggingface-cli download {spec.model}; "
-                             f"HF_HUB_OFFLINE={os.environ.get('HF_HUB_OFFLINE', '0')}). {str(e).splitlines()[0]}") from None
+                             f"HF_HUB_OFFLINE={os.environ.get('HF_HUB_OFFLINE', '0')}). "
+                             f"{str(e).splitlines()[0]}") from None
     return tok, model.to(_device()).eval()
 
 def schema_in_prompt(messages: list[dict], schema: dict) -> list[dict]:
@@ -468,4 +480,5 @@ class HFMaskedBackend(_HFBackend):
         return Completion(cands[0] if cands else "", cands, int(enc["input_ids"].shape[1]), 1, dt)
 
 # %% ../nbs/lib/llm_backends.ipynb #2dde3660
-BACKENDS = {"llamacpp": LlamaCppBackend, "openai": OpenAIBackend, "hf-causal": HFCausalBackend, "hf-masked": HFMaskedBackend}
+BACKENDS = {"llamacpp": LlamaCppBackend, "openai": OpenAIBackend, "hf-causal": HFCausalBackend,
+            "hf-masked": HFMaskedBackend}

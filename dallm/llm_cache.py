@@ -52,8 +52,8 @@ class LLMCache:
 
     def get(self, key: str) -> Completion | None:
         with self._lock:
-            row = self._db.execute("SELECT text, parsed, prompt_tokens, completion_tokens, seconds FROM calls WHERE key=?",
-                                   (key,)).fetchone()
+            row = self._db.execute("SELECT text, parsed, prompt_tokens, completion_tokens, seconds "
+                                   "FROM calls WHERE key=?", (key,)).fetchone()
         if row is None:
             self.misses += 1
             return None
@@ -70,7 +70,8 @@ class LLMCache:
     def present(self, keys: list[str]) -> set[str]:
         "The keys among `keys` that the cache holds (one query; counts no hit or miss)."
         with self._lock:
-            return {r[0] for r in self._db.execute(f"SELECT key FROM calls WHERE key IN ({','.join('?' * len(keys))})", keys)}
+            return {r[0] for r in self._db.execute(f"SELECT key FROM calls WHERE key IN ({','.join('?' * len(keys))})",
+                                                   keys)}
 
     def models(self) -> set[str]:
         "The model ids that have calls in the cache."
@@ -109,7 +110,9 @@ class Ledger:
             self.completion_tokens += c.completion_tokens
             self.model_seconds += c.seconds
             self.retries += c.retries
-            if price: self.cost_usd += (c.prompt_tokens * price.get("input", 0) + c.completion_tokens * price.get("output", 0)) / 1e6
+            if price:
+                usd = c.prompt_tokens * price.get("input", 0) + c.completion_tokens * price.get("output", 0)
+                self.cost_usd += usd / 1e6
 
     def fail(self, retries: int = 0) -> None:
         "Count one call that failed after `retries` retries."

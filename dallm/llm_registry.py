@@ -41,7 +41,8 @@ class ModelSpec(BaseModel):
     backend: Backend
     model: str                             # model id (hub id, API model name) or a description for GGUF files
     paper: str | None = None               # the name the paper's Table 2 uses, when the authors ran it
-    gguf: dict[str, str | int] | None = None  # llamacpp: {path} | {package, file} | {assemble, file} | {parts, member, count, file, size, sha256}
+    # llamacpp: {path} | {package, file} | {assemble, file} | {parts, member, count, file, size, sha256}
+    gguf: dict[str, str | int] | None = None
     chat: bool = True                      # has a chat template (else chat() falls back to plain completion)
     base_url: str | None = None            # openai: endpoint (default: OPENAI_BASE_URL or OpenAI)
     api_key_env: str = "OPENAI_API_KEY"    # openai: the environment variable holding the key
@@ -83,7 +84,8 @@ def resolve_spec(name: str, # registry name, a .gguf path, or "backend:model"
     "The `ModelSpec` for a name."
     registry = registry if registry is not None else load_registry()
     if name in registry: return registry[name]
-    if name.endswith(".gguf"): return ModelSpec(name=name, backend="llamacpp", model=Path(name).name, gguf={"path": name})
+    if name.endswith(".gguf"): return ModelSpec(name=name, backend="llamacpp", model=Path(name).name,
+                                                gguf={"path": name})
     backend, sep, model = name.partition(":")
     if sep and backend in Backend.__args__: return ModelSpec(name=name, backend=backend, model=model)
     raise InputError(f"Unknown model '{name}'. Registered: {sorted(registry)}; or give a .gguf path or "
@@ -115,7 +117,8 @@ def assemble_parts(g: dict, # {parts: 'pkg{i}', member: 'path/in/pkg{i:02d}.bin'
     stamp = dest.with_name(dest.name + ".sha256.json")
     if _stamp_ok(dest, stamp, g): return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
-    with open(dest.with_name(dest.name + ".lock"), "w") as lock:  # two processes (parallel notebook tests) build it once
+    # two processes (parallel notebook tests) build it once
+    with open(dest.with_name(dest.name + ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if _stamp_ok(dest, stamp, g): return dest
         return _assemble(g, dest, stamp, name, hint)
@@ -167,7 +170,8 @@ def gguf_path(spec: ModelSpec, # a llamacpp spec
         p = settings.path("cache_dir", "models", g["file"])
         if p.is_file(): return p
         try: mod = importlib.import_module(g["assemble"])
-        except ImportError: raise LLMUnavailable(f"model '{spec.name}': module {g['assemble']} is not installed.{hint}") from None
+        except ImportError:
+            raise LLMUnavailable(f"model '{spec.name}': module {g['assemble']} is not installed.{hint}") from None
         p.parent.mkdir(parents=True, exist_ok=True)
         tmp = p.with_suffix(".partial")
         mod.assemble(str(tmp))

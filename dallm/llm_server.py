@@ -56,7 +56,8 @@ def serve(model: str = "smollm2", # a llamacpp registry name or .gguf path
     "Start llama.cpp's OpenAI-compatible server for a GGUF model; returns a `Server` (a context manager)."
     settings = settings or get_settings()
     spec = resolve_spec(model, load_registry(settings.root))
-    if spec.backend != "llamacpp": raise InputError(f"dallm llm serve runs GGUF models; '{model}' uses backend {spec.backend}")
+    if spec.backend != "llamacpp": raise InputError(f"dallm llm serve runs GGUF models; '{model}' uses backend "
+                                                    f"{spec.backend}")
     if importlib.util.find_spec("llama_cpp.server") is None:
         raise LLMUnavailable("llama-cpp-python[server] is not installed (make install)")
     path, port = gguf_path(spec, settings), port or free_port()
@@ -70,7 +71,8 @@ def serve(model: str = "smollm2", # a llamacpp registry name or .gguf path
     t0 = time.monotonic()
     while time.monotonic() - t0 < wait:
         if proc.poll() is not None:
-            raise LLMCallError(f"llama.cpp server exited with code {proc.returncode}; see {log}:\n{log.read_text()[-2000:]}")
+            raise LLMCallError(f"llama.cpp server exited with code {proc.returncode}; see "
+                               f"{log}:\n{log.read_text()[-2000:]}")
         try:
             urllib.request.urlopen(url + "/models", timeout=2).read()
             return Server(proc, url, log)

@@ -37,7 +37,8 @@ def find_file(root: Path, # folder to search
     "The one file called `name` under `root` (error if missing or ambiguous)."
     hits = sorted(p for p in root.rglob(name) if p.is_file())
     if len(hits) > 1: raise InputError(f"Found {len(hits)} files named {name} under {root}: {hits[:3]}; keep one.")
-    if not hits and required: raise InputError(f"Missing file {name} under {root}. Expected a copy of it somewhere below that folder.")
+    if not hits and required: raise InputError(f"Missing file {name} under {root}. Expected a copy of it somewhere "
+                                               "below that folder.")
     return hits[0] if hits else None
 
 # %% ../nbs/lib/loader.ipynb #d6317f05
@@ -52,12 +53,14 @@ def read_csv(path: Path, # a .csv or .csv.gz file
     try: df = pd.read_csv(path, low_memory=False)
     except pd.errors.EmptyDataError: raise InputError(f"{path} is empty.") from None
     except UnicodeDecodeError as e: raise InputError(f"{path} is not UTF-8 text ({e}).") from None
-    except (OSError, EOFError, pd.errors.ParserError) as e: raise InputError(f"{path} cannot be read as CSV: {e}") from None
+    except (OSError, EOFError, pd.errors.ParserError) as e:
+        raise InputError(f"{path} cannot be read as CSV: {e}") from None
     if df.empty: raise InputError(f"{path} has a header but no rows.")
     missing = [c for c in columns if c not in df.columns]
     if missing: raise InputError(f"{path}: missing column(s) {missing}; found {list(df.columns)[:12]}")
     if unique and df[unique].duplicated().any():
-        raise InputError(f"{path}: duplicate {unique} values, e.g. {df.loc[df[unique].duplicated(), unique].head(3).tolist()}")
+        raise InputError(f"{path}: duplicate {unique} values, e.g. "
+                         f"{df.loc[df[unique].duplicated(), unique].head(3).tolist()}")
     for c in numeric:
         x = pd.to_numeric(df[c], errors="coerce")
         bad = x.isna() & df[c].notna()
@@ -93,7 +96,8 @@ def load_reflacx(root: Path # folder holding metadata_phase_{1,2,3}.csv
     if not parts: raise InputError(f"No REFLACX metadata (metadata_phase_1.csv .. _3.csv) under {root}")
     out = pd.concat(parts, ignore_index=True)
     if out["id"].duplicated().any():
-        raise InputError(f"REFLACX ids repeat across phases under {root}, e.g. {out.loc[out['id'].duplicated(), 'id'].head(3).tolist()}")
+        raise InputError(f"REFLACX ids repeat across phases under {root}, e.g. "
+                         f"{out.loc[out['id'].duplicated(), 'id'].head(3).tolist()}")
     return out
 
 def study_datetime(date: pd.Series, # StudyDate, YYYYMMDD
@@ -111,8 +115,8 @@ def assign_stays(images: pd.DataFrame, # one row per image: subject_id, study_da
                  stays: pd.DataFrame, # edstays: subject_id, stay_id, intime, outtime
                 ) -> pd.DataFrame:
     "Per image: `n_stays` spanning the study time, and `stay_id` when exactly one does (else <NA>)."
-    j = images[["subject_id", "study_datetime"]].reset_index().merge(stays[["subject_id", "stay_id", "intime", "outtime"]],
-                                                                    on="subject_id")
+    j = (images[["subject_id", "study_datetime"]].reset_index()
+         .merge(stays[["subject_id", "stay_id", "intime", "outtime"]], on="subject_id"))
     j = j[(j["intime"] < j["study_datetime"]) & (j["study_datetime"] < j["outtime"])]
     n = j.groupby("index")["stay_id"].count().reindex(images.index, fill_value=0)
     one = j[j["index"].isin(n.index[n == 1])].set_index("index")["stay_id"]
@@ -130,7 +134,8 @@ def read_reports(folder: Path, # folder holding files/pXX/pSUBJECT/sSTUDY.txt
         except FileNotFoundError:
             missing.append(str(p))
             texts.append(None)
-        except UnicodeDecodeError as e: raise InputError(f"Report {p} is not UTF-8 text ({e}); re-export it as UTF-8.") from None
+        except UnicodeDecodeError as e:
+            raise InputError(f"Report {p} is not UTF-8 text ({e}); re-export it as UTF-8.") from None
     if missing: raise InputError(f"{len(missing)} report file(s) missing under {folder}, e.g. {missing[:2]}")
     return pd.Series(texts, index=rel_paths.index, dtype="string")
 
@@ -156,7 +161,8 @@ def clean_vitals(df: pd.DataFrame, # triage rows with the six vitals
         df.loc[cel, "temperature"] = (t[cel] * 1.8 + 32).round(1)
     o2 = df["o2sat"]
     if o2.notna().any() and o2.median() <= 1:
-        raise InputError(f"{source}: column 'o2sat' looks like a fraction (median {o2.median():.2f}); expected percent.")
+        raise InputError(f"{source}: column 'o2sat' looks like a fraction (median {o2.median():.2f}); expected "
+                         "percent.")
     for col, (lo, hi) in LIMITS.items():
         bad = df[col].notna() & ~df[col].between(lo, hi)
         note(bad, col, "set missing", f"outside {lo}-{hi}")
@@ -192,14 +198,16 @@ class LoadResult:
 
 # %% ../nbs/lib/loader.ipynb #a0602b18
 def _read_sources(root: Path) -> dict:
-    "Every raw table the join needs, checked on read (columns, unique keys, numbers); plus the triage path and read log."
+    """Every raw table the join needs, checked on read (columns, unique keys, numbers); plus the triage path and read
+    log."""
     t = {"log": [], "reflacx": load_reflacx(root)}
     t["meta_p"], chex_p, t["study_p"] = (find_file(root, FILES[k]) for k in ("cxr_meta", "chexpert", "study_list"))
     t["meta"] = read_csv(t["meta_p"], ["dicom_id", "subject_id", "study_id", "ViewPosition", "StudyDate", "StudyTime"],
                          unique="dicom_id", numeric=["StudyDate", "StudyTime"])
     t["chex"] = read_csv(chex_p, ["subject_id", "study_id", *CHEXPERT], unique="study_id")
     t["study"] = read_csv(t["study_p"], ["subject_id", "study_id", "path"], unique="study_id")
-    t["stays"] = read_csv(find_file(root, FILES["edstays"]), ["subject_id", "stay_id", "intime", "outtime"], unique="stay_id")
+    t["stays"] = read_csv(find_file(root, FILES["edstays"]), ["subject_id", "stay_id", "intime", "outtime"],
+                          unique="stay_id")
     t["tri_p"] = find_file(root, FILES["triage"])
     t["triage"] = read_csv(t["tri_p"], ["stay_id", *VITALS, "pain", "acuity", "chiefcomplaint"], unique="stay_id",
                            numeric=[*VITALS, "acuity"], log=t["log"])
@@ -211,7 +219,8 @@ def _read_sources(root: Path) -> dict:
     return t
 
 # %% ../nbs/lib/loader.ipynb #995bd226
-def _images_with_stays(rd: pd.DataFrame, meta: pd.DataFrame, stays: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, list]:
+def _images_with_stays(rd: pd.DataFrame, meta: pd.DataFrame,
+                       stays: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, list]:
     "Readings whose image is in the CXR metadata and falls in exactly one ED stay; the images; the dropped readings."
     unknown = ~rd["dicom_id"].isin(meta["dicom_id"])
     dropped = [rd.loc[unknown, ["id", "dicom_id"]].assign(reason="dicom_id not in CXR metadata")]
@@ -221,7 +230,8 @@ def _images_with_stays(rd: pd.DataFrame, meta: pd.DataFrame, stays: pd.DataFrame
     st = assign_stays(img, stays)
     img["stay_id"] = st["stay_id"]
     nostay = img["stay_id"].isna()
-    reasons = np.where(st.loc[nostay, "n_stays"] == 0, "no ED stay spans the study time", "several ED stays span the study time")
+    reasons = np.where(st.loc[nostay, "n_stays"] == 0, "no ED stay spans the study time", "several ED stays span the "
+                                                                                          "study time")
     bad_ids = img.loc[nostay, "dicom_id"]
     dropped.append(rd.loc[rd["dicom_id"].isin(bad_ids), ["id", "dicom_id"]]
                    .merge(pd.DataFrame({"dicom_id": bad_ids, "reason": reasons}), on="dicom_id"))
@@ -234,11 +244,13 @@ def _attach(img: pd.DataFrame, t: dict, temperature_unit: str) -> tuple[pd.DataF
     img = img.merge(tri_clean[["stay_id", *VITALS, "pain", "acuity", "chiefcomplaint"]], on="stay_id", how="left")
     img = img.merge(t["patients"][["subject_id", "gender", "anchor_age", "anchor_year"]], on="subject_id", how="left")
     if img["anchor_age"].isna().any():
-        raise InputError(f"{FILES['patients']}: no row for subject(s) {img.loc[img['anchor_age'].isna(), 'subject_id'].head(3).tolist()}")
+        raise InputError(f"{FILES['patients']}: no row for subject(s) "
+                         f"{img.loc[img['anchor_age'].isna(), 'subject_id'].head(3).tolist()}")
     img["age"] = img["anchor_age"] + (img["study_datetime"].dt.year - img["anchor_year"])
     img = img.merge(t["study"][["study_id", "path"]], on="study_id", how="left")
     if img["path"].isna().any():
-        raise InputError(f"{t['study_p']}: no row for study_id(s) {img.loc[img['path'].isna(), 'study_id'].head(3).tolist()}")
+        raise InputError(f"{t['study_p']}: no row for study_id(s) "
+                         f"{img.loc[img['path'].isna(), 'study_id'].head(3).tolist()}")
     img["report"] = read_reports(t["study_p"].parent, img["path"])
     img = img.merge(t["chex"].drop(columns=["subject_id"]).rename(columns=dict(zip(CHEXPERT, CHEXPERT_COLS))),
                     on="study_id", how="left")
@@ -294,13 +306,15 @@ def load_prejoined(path: Path | str, # the authors' table (.csv, .csv.gz)
         src = next((k for k in (f"{n}_chexpert", n) if k in df.columns), None)
         df[c] = df[src] if src else np.nan
     dt = study_datetime(df["StudyDate"], df["StudyTime"]) if "StudyTime" in df.columns else \
-         pd.to_datetime(df.get("StudyDate", pd.Series(pd.NA, index=df.index)).astype("string"), format="%Y%m%d", errors="coerce")
+         pd.to_datetime(df.get("StudyDate", pd.Series(pd.NA, index=df.index)).astype("string"), format="%Y%m%d",
+                        errors="coerce")
     df = df.rename(columns={"id": "reading_id", "ViewPosition": "view_position"}).assign(
         study_datetime=dt, pain=df["pain"].astype("string"), pain_score=pain_score(df["pain"]),
         is_synthetic=bool(df.get("dallm_synthetic", pd.Series(0)).astype(bool).all()), split_paper="", split_clean="")
     if "view_position" not in df.columns: df["view_position"] = pd.NA
     cohort = add_splits(conform(df, str(path)), seed)
-    return LoadResult(cohort, pd.concat([pd.DataFrame(log), clog], ignore_index=True), pd.DataFrame(columns=["id", "reason"]))
+    return LoadResult(cohort, pd.concat([pd.DataFrame(log), clog], ignore_index=True),
+                      pd.DataFrame(columns=["id", "reason"]))
 
 # %% ../nbs/lib/loader.ipynb #d64a263e
 def load_cohort(source: Path | str, # raw folder, pre-joined .csv(.gz), or tidy .parquet

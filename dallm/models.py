@@ -38,7 +38,8 @@ PAPER_PARAMS = {
     "xgboost": {"learning_rate": 0.01, "max_depth": 6, "n_estimators": 100, "objective": "binary:logistic"},
     "tabnet": {"n_d": 8, "n_a": 8, "n_steps": 2, "lr": 0.02, "batch_size": 1024},
 }
-MODEL_NAMES = {"decision_tree": "DecisionTree", "random_forest": "RandomForest", "xgboost": "XGBoost", "tabnet": "TabNet",
+MODEL_NAMES = {"decision_tree": "DecisionTree", "random_forest": "RandomForest", "xgboost": "XGBoost",
+               "tabnet": "TabNet",
                "prevalence": "Prevalence", "logreg": "LogisticRegression"}  # the last two: reference predictors
 
 # %% ../nbs/lib/models.ipynb #00f4641c
@@ -61,13 +62,15 @@ def _sk_proba(model, X):
 
 # %% ../nbs/lib/models.ipynb #26688d7f
 def _early_stopping_split(X, Y, groups, m):
-    "(train, validation) positions for the clean protocol's early stopping, grouped by patient; None when it cannot be made."
+    """(train, validation) positions for the clean protocol's early stopping, grouped by patient; None when it cannot be
+    made."""
     if not (m.tabnet_valid and groups is not None and len(np.unique(groups)) > 5): return None
     tr, va = next(GroupShuffleSplit(1, test_size=0.15, random_state=m.seed).split(X, Y, groups))
     return (tr, va) if all(len(np.unique(Y[va, j])) == 2 for j in range(Y.shape[1])) else None
 
 def _fit_tabnet(X, Y, hp, m, groups, valid=None):
-    "TabNet multi-task. Clean: early stopping on training patients (or on `valid`, (X, Y)). Authors': library defaults, no eval set."
+    """TabNet multi-task. Clean: early stopping on training patients (or on `valid`, (X, Y)). Authors': library
+    defaults, no eval set."""
     import torch
     from pytorch_tabnet.multitask import TabNetMultiTaskClassifier
     if m.tabnet_authors:  # as the authors called it: defaults (batch 1024, drop_last=True), no eval set
@@ -75,7 +78,8 @@ def _fit_tabnet(X, Y, hp, m, groups, valid=None):
         kw = dict(max_epochs=m.tabnet_max_epochs, patience=100)
     else:
         lr, bs = hp.pop("lr", 0.02), hp.pop("batch_size", 1024)
-        model, drop = TabNetMultiTaskClassifier(seed=m.seed, verbose=0, optimizer_params={"lr": lr}, device_name="cpu", **hp), False
+        model, drop = TabNetMultiTaskClassifier(seed=m.seed, verbose=0, optimizer_params={"lr": lr}, device_name="cpu",
+                                                **hp), False
         kw = dict(max_epochs=m.tabnet_max_epochs, batch_size=bs, virtual_batch_size=min(128, bs), drop_last=False)
         split = None if valid is not None else _early_stopping_split(X, Y, groups, m)
         if split is not None: valid, (X, Y) = (X[split[1]], Y[split[1]]), (X[split[0]], Y[split[0]])
@@ -106,7 +110,8 @@ LEARNERS = {
     "random_forest": Learner(_fit_forest, _sk_proba, lambda f: f.feature_importances_, True),
     "xgboost": Learner(_fit_xgboost, lambda f, X: np.column_stack([m.predict_proba(X)[:, 1] for m in f]),
                        lambda f: np.mean([m.feature_importances_ for m in f], axis=0), False),
-    "tabnet": Learner(_fit_tabnet, lambda f, X: np.column_stack([p[:, 1] for p in f.predict_proba(X.astype(np.float32))]),
+    "tabnet": Learner(_fit_tabnet,
+                      lambda f, X: np.column_stack([p[:, 1] for p in f.predict_proba(X.astype(np.float32))]),
                       lambda f: f.feature_importances_, False, early_stops=True),
 }
 
@@ -119,9 +124,9 @@ def noisy_copies(X: np.ndarray, Y: np.ndarray, groups: np.ndarray | None, seed: 
     return (np.vstack([X, noisy]), np.concatenate([Y, Y]), None if groups is None else np.concatenate([groups, groups]))
 
 class _PerLesion:
-    """One model per lesion, each fitted on SMOTE-oversampled training rows (imbalanced-learn) or, as SMOTE's control, on
-    the rows as they are. A learner that stops early (TabNet, clean protocol) gets its validation patients split off
-    first: synthetic rows only ever train."""
+    """One model per lesion, each fitted on SMOTE-oversampled training rows (imbalanced-learn) or, as SMOTE's control,
+    on the rows as they are. A learner that stops early (TabNet, clean protocol) gets its validation patients split
+    off first: synthetic rows only ever train."""
     def __init__(self, m, X, Y, hp, groups, smote: bool = True):
         from imblearn.over_sampling import SMOTE
         self.learner, self.models = m.learner, []
@@ -136,9 +141,11 @@ class _PerLesion:
                 Xs, ys = X, y
                 m.events_.append(f"lesion {j}: {minority} minority row(s), fitted without SMOTE")
             kw = {} if split is None else {"valid": (Xv, Yv[:, [j]])}
-            self.models.append(self.learner.fit(Xs, ys if self.learner.multi_output else ys[:, None], dict(hp), m, None, **kw))
+            self.models.append(self.learner.fit(Xs, ys if self.learner.multi_output else ys[:, None], dict(hp), m, None,
+                                                **kw))
             steps.append(m.steps_)
-        if all(s is not None for s in steps): m.steps_ = sum(steps)   # TabNet: gradient steps over the per-lesion models
+        # TabNet: gradient steps over the per-lesion models
+        if all(s is not None for s in steps): m.steps_ = sum(steps)
     def proba(self, X): return np.column_stack([self.learner.proba(f, X)[:, 0] for f in self.models])
     def importance(self): return np.mean([self.learner.importance(f) for f in self.models], axis=0)
 
@@ -149,7 +156,8 @@ class MultiLabelModel(ClassifierMixin, BaseEstimator):
     checks them and sets the fitted state (names ending in `_`), so `clone`, `get_params`, pipelines and
     `permutation_importance` take it as it is."""
     def __init__(self, name: str = "random_forest", # decision_tree | random_forest | xgboost | tabnet
-                 params: str = "stated", # "stated" (the paper's text) or "library" (the libraries' defaults): `HYPERPARAMS`
+                 # "stated" (the paper's text) or "library" (the libraries' defaults): `HYPERPARAMS`
+                 params: str = "stated",
                  seed: int = 0,
                  tabnet_max_epochs: int = 1000,
                  tabnet_patience: int = 100,
@@ -174,7 +182,8 @@ class MultiLabelModel(ClassifierMixin, BaseEstimator):
         tags.classifier_tags.multi_label = True
         tags.target_tags.multi_output = True
         tags.input_tags.allow_nan = True  # median imputation inside fit
-        tags.classifier_tags.poor_score = self.name == "tabnet"  # deep model: needs more rows and epochs than the checks give
+        # deep model: needs more rows and epochs than the checks give
+        tags.classifier_tags.poor_score = self.name == "tabnet"
         return tags
 
     @property
@@ -184,10 +193,11 @@ class MultiLabelModel(ClassifierMixin, BaseEstimator):
 # %% ../nbs/lib/models.ipynb #1e1d7698
 @patch
 def _check_params(self: MultiLabelModel):
-    if self.name not in LEARNERS: raise InputError(f"MultiLabelModel: unknown model '{self.name}'; use one of {list(LEARNERS)}")
+    if self.name not in LEARNERS: raise InputError(f"MultiLabelModel: unknown model '{self.name}'; use one of "
+                                                   f"{list(LEARNERS)}")
     if HYPERPARAM_ALIASES.get(self.params, self.params) not in HYPERPARAMS:
-        raise InputError(f"MultiLabelModel: params must be 'stated' (the paper's text) or 'library' (the libraries' defaults), "
-                         f"not {self.params!r}")
+        raise InputError("MultiLabelModel: params must be 'stated' (the paper's text) or 'library' (the libraries' "
+                         f"defaults), not {self.params!r}")
     if self.augment not in ("", "smote", "noise", "per_lesion"):
         raise InputError(f"MultiLabelModel: augment {self.augment!r}: use '', 'smote', 'noise' or 'per_lesion'")
 
@@ -222,7 +232,8 @@ def fit(self: MultiLabelModel, X, y, groups=None) -> MultiLabelModel:
     self.active_ = np.array([len(np.unique(Y[:, j])) == 2 for j in range(Y.shape[1])])
     names = LESION_KEYS if Y.shape[1] == len(LESION_KEYS) else [f"label {j}" for j in range(Y.shape[1])]
     for j in np.flatnonzero(~self.active_):
-        self.events_.append(f"{names[j]}: single class in training fold, predicted its prevalence {self.prevalence_[j]:.2f}")
+        self.events_.append(f"{names[j]}: single class in training fold, predicted its prevalence "
+                            f"{self.prevalence_[j]:.2f}")
     self.model_ = None
     if not self.active_.any(): return self
     Ya = Y[:, self.active_]
@@ -261,7 +272,8 @@ def predict(self: MultiLabelModel, X) -> np.ndarray:
 
 @patch(as_prop=True)
 def feature_importances_(self: MultiLabelModel) -> np.ndarray:
-    "Built-in importances, normalised to sum 1: impurity (trees, forest), gain (XGBoost, mean over labels), attention masks (TabNet)."
+    """Built-in importances, normalised to sum 1: impurity (trees, forest), gain (XGBoost, mean over labels), attention
+    masks (TabNet)."""
     check_is_fitted(self)
     if self.model_ is None: return np.zeros(self.n_features_in_)
     fitted = self.model_
@@ -273,7 +285,8 @@ def feature_importances_(self: MultiLabelModel) -> np.ndarray:
 # %% ../nbs/lib/models.ipynb #67bdc0f9
 _PURE_LEAVES = {"check_classifiers_multilabel_output_format_predict_proba":
     "the check wants every multi-label probability strictly inside (0, 1) when predict_proba returns one array; pure "
-    "leaves give exactly 0 and 1 (scikit-learn's own trees return a list per label instead, which the check does not test)"}
+    "leaves give exactly 0 and 1 (scikit-learn's own trees return a list per label instead, which the check does not "
+    "test)"}
 EXPECTED_FAILED_CHECKS = {
     "decision_tree": _PURE_LEAVES,
     "random_forest": _PURE_LEAVES,
@@ -285,5 +298,6 @@ EXPECTED_FAILED_CHECKS = {
 }
 
 def failed_checks(estimator: MultiLabelModel) -> dict[str, str]:
-    "The estimator checks that cannot apply to `estimator`, with why (`expected_failed_checks` of `parametrize_with_checks`)."
+    """The estimator checks that cannot apply to `estimator`, with why (`expected_failed_checks` of
+    `parametrize_with_checks`)."""
     return dict(EXPECTED_FAILED_CHECKS.get(estimator.name, {}))

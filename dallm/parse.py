@@ -70,8 +70,9 @@ class ParsedValue:
     reason: str = ""
 
 UNITS = {"temperature": "F", "heartrate": "bpm", "resprate": "breaths/min", "o2sat": "%", "sbp": "mmHg", "dbp": "mmHg"}
-_REFUSAL = re.compile(r"\b(i\s*(?:am|'m)?\s*(?:can ?not|can't|unable|not able)|as an ai|i'm sorry|i am sorry|cannot (?:provide|determine|predict)|"
-                      r"not possible to (?:determine|predict)|i do not know|i don't know)\b", re.I)
+_REFUSAL = re.compile(r"\b(i\s*(?:am|'m)?\s*(?:can ?not|can't|unable|not able)|as an ai|i'm sorry|i am sorry|"
+                      r"cannot (?:provide|determine|predict)|not possible to (?:determine|predict)|i do not know|"
+                      r"i don't know)\b", re.I)
 _NONE = re.compile(r"^\W*(n/?a|none|null|unknown|not (?:available|reported|given|recorded)|nan|-+)\W*$", re.I)
 _NUM = r"[-+]?\d+(?:[.,]\d+)?"
 _RANGE = re.compile(rf"({_NUM})\s*(?:-|–|to)\s*({_NUM})")
@@ -105,7 +106,8 @@ def parse_value(answer: Any, # the model's answer: text or a number
         else: return ParsedValue(None, reason="no number in answer")
     low = text.lower()
     if feature == "temperature":
-        if re.search(r"°\s*c\b|\bcelsius\b|\bdeg(?:rees)?\s*c\b|\d\s*c\b|^\s*c\s*$", low) or (unit or "").strip().upper() == "C":
+        celsius = re.search(r"°\s*c\b|\bcelsius\b|\bdeg(?:rees)?\s*c\b|\d\s*c\b|^\s*c\s*$", low)
+        if celsius or (unit or "").strip().upper() == "C":
             v, note = v * 9 / 5 + 32, (note + "; " if note else "") + "Celsius converted to F"
         elif 25 <= v <= 45 and not re.search(r"°\s*f\b|fahrenheit|\d\s*f\b", low):
             v, note = v * 9 / 5 + 32, (note + "; " if note else "") + "bare value 25-45 read as Celsius"
@@ -117,9 +119,12 @@ def parse_value(answer: Any, # the model's answer: text or a number
     return ParsedValue(round(v, 2), UNITS[feature], note)
 
 # %% ../nbs/lib/parse.ipynb #ba670674
-KEYS = {"temperature": ["temperature", "temp", "body_temperature"], "heartrate": ["heart_rate", "heartrate", "hr", "pulse"],
-        "resprate": ["respiratory_rate", "resprate", "rr", "resp_rate"], "o2sat": ["spo2", "o2sat", "oxygen_saturation", "o2_saturation"],
-        "sbp": ["systolic_bp", "sbp", "systolic", "systolic_blood_pressure"], "dbp": ["diastolic_bp", "dbp", "diastolic", "diastolic_blood_pressure"]}
+KEYS = {"temperature": ["temperature", "temp", "body_temperature"],
+        "heartrate": ["heart_rate", "heartrate", "hr", "pulse"],
+        "resprate": ["respiratory_rate", "resprate", "rr", "resp_rate"],
+        "o2sat": ["spo2", "o2sat", "oxygen_saturation", "o2_saturation"],
+        "sbp": ["systolic_bp", "sbp", "systolic", "systolic_blood_pressure"],
+        "dbp": ["diastolic_bp", "dbp", "diastolic", "diastolic_blood_pressure"]}
 
 def vitals_schema() -> dict:
     "JSON schema of the clean-mode answer: six `{value, unit}` objects."

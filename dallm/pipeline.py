@@ -28,7 +28,8 @@ ARTEFACTS: dict[str, tuple[str, str]] = {  # name -> (path under data/<profile>/
     "cleaning_log": ("cleaning_log.csv", "00_ingest"),  # what cleaning changed (absent for a tidy parquet source)
     "documents": ("corpus/documents.jsonl", "00_ingest"),
     "chunks": ("corpus/chunks.jsonl", "00_ingest"),
-    "ack": ("ack/ack.json", "03_augment"),  # the augmented clinical knowledge (`dallm.augmenter.Augmenter(ack=...)` reads it)
+    # the augmented clinical knowledge (`dallm.augmenter.Augmenter(ack=...)` reads it)
+    "ack": ("ack/ack.json", "03_augment"),
     "augment_values": ("augment", "03_augment"),  # values_<mode>.parquet (long, with reasons) and features_<mode>.json
     "augmented": ("augmented", "03_augment"),
 }
@@ -81,7 +82,8 @@ def require(ch: Chapter, # the chapter asking
     p, writer = ch.artefact(name), ARTEFACTS[name][1]
     if not p.exists():
         raise InputError(f"{ch.name} needs {p}, which does not exist: it is written by chapter {writer}. Run "
-                         f"`dallm reproduce --profile {ch.profile} --only {writer}` (or nbs/{writer}.ipynb in JupyterLab) first.")
+                         f"`dallm reproduce --profile {ch.profile} --only {writer}` (or nbs/{writer}.ipynb in "
+                         "JupyterLab) first.")
     return p
 
 def read_cohort(ch: Chapter) -> pd.DataFrame:
@@ -168,7 +170,8 @@ def save_figure(fig: plt.Figure, # the figure
 def write_ledger(ch: "Chapter", # the chapter whose calls these are
                  ledger: pd.DataFrame, # `dallm.llm.ledger_frame` of its models
                 ) -> Path:
-    "This run's ledger of a chapter as `results/<profile>/ledgers/<chapter>.csv` (read by `dallm plan` beside the plan)."
+    """This run's ledger of a chapter as `results/<profile>/ledgers/<chapter>.csv` (read by `dallm plan` beside the
+    plan)."""
     p = ch.results / "ledgers" / f"{ch.name}.csv"
     p.parent.mkdir(parents=True, exist_ok=True)
     ledger.assign(chapter=ch.name).to_csv(p, index=False)

@@ -89,7 +89,8 @@ class PlanLLM(LLM):
 # %% ../nbs/lib/plan.ipynb #5cfad020
 @patch
 def prompt_tokens(self: PlanLLM, payload: dict) -> int:
-    "Prompt tokens of a request: a GGUF model's own (its chat template applied); elsewhere 4 tokens of template per message."
+    """Prompt tokens of a request: a GGUF model's own (its chat template applied); elsewhere 4 tokens of template per
+    message."""
     if (ids := self.prompt_ids(payload)) is not None: return len(ids)
     msgs = payload.get("messages")
     if msgs is None: return self.tokens(str(payload.get("prompt") or payload.get("text") or ""))
@@ -121,7 +122,8 @@ def _call(self: PlanLLM, kind: str, payload: dict, decoding: dict, run) -> Compl
     pt = hit.prompt_tokens if hit else len(ids) if ids is not None else self.prompt_tokens(payload)
     ct = hit.completion_tokens if hit else n * (mt if mt <= 8 else math.ceil(mt * self.fill))
     self.records.append({"chapter": self.chapter, "phase": self.phase, "model": self.spec.name, "basis": self.basis,
-                         "calls": 1, "cached": int(hit is not None or seen), "prompt_tokens": pt, "completion_tokens": ct,
+                         "calls": 1, "cached": int(hit is not None or seen), "prompt_tokens": pt,
+                         "completion_tokens": ct,
                          "evaluated_prompt_tokens": pt if ids is None else self._evaluated(ids)})
     c = hit or self._answer(kind, payload, decoding)
     self._local.last = c
@@ -129,7 +131,8 @@ def _call(self: PlanLLM, kind: str, payload: dict, decoding: dict, run) -> Compl
 
 @patch
 def _evaluated(self: PlanLLM, ids: list[int]) -> int:
-    "Of a prompt sent to llama.cpp, the tokens it evaluates: those after the prefix shared with the prompt it evaluated last."
+    """Of a prompt sent to llama.cpp, the tokens it evaluates: those after the prefix shared with the prompt it
+    evaluated last."""
     last = self.__dict__.get("_kv", [])
     same = next((i for i, (a, b) in enumerate(zip(ids, last)) if a != b), min(len(ids), len(last)))
     self._kv = ids
@@ -138,9 +141,11 @@ def _evaluated(self: PlanLLM, ids: list[int]) -> int:
 @patch
 def sample(self: PlanLLM, prompt: str, n: int, system: str | None = None, **decoding) -> list[str]:
     "Local models: `n` completions with seeds seed..seed+n-1, recorded as one row (their cache keys checked at once)."
-    if self.spec.backend not in ("llamacpp", "hf-causal") or n <= 1: return LLM.sample(self, prompt, n, system, **decoding)
+    if self.spec.backend not in ("llamacpp", "hf-causal") or n <= 1:
+        return LLM.sample(self, prompt, n, system, **decoding)
     d = self._decoding(decoding)
-    keys = [request_key({**self._identity(), "kind": "complete", "prompt": prompt, "decoding": {**d, "seed": d["seed"] + i}})
+    keys = [request_key({**self._identity(), "kind": "complete", "prompt": prompt,
+                         "decoding": {**d, "seed": d["seed"] + i}})
             for i in range(n)] if self._in_cache else []
     mt = d["max_tokens"]
     self.records.append({"chapter": self.chapter, "phase": self.phase, "model": self.spec.name, "basis": self.basis,
@@ -151,7 +156,8 @@ def sample(self: PlanLLM, prompt: str, n: int, system: str | None = None, **deco
 
 @patch
 def _text(self: PlanLLM, max_tokens: int) -> str:
-    words = "cough, fever, dyspnea, chest pain, edema, crackles, wheeze, fatigue, smoking history, heart rate".split(", ")
+    words = ["cough", "fever", "dyspnea", "chest pain", "edema", "crackles", "wheeze", "fatigue", "smoking history",
+             "heart rate"]
     return ", ".join(self.rng.choice(words) for _ in range(max(1, math.ceil(max_tokens * self.fill / 3))))
 
 # %% ../nbs/lib/plan.ipynb #264d4fa5
@@ -179,7 +185,8 @@ def record(self: PlanLLM, calls: int, prompt_tokens: float, completion_tokens: f
 
 # %% ../nbs/lib/plan.ipynb #c0261729
 def _cohort(settings: Settings, prof: dict) -> tuple[pd.DataFrame, pd.DataFrame, str]:
-    "(the tidy cohort, the table as recorded, where it came from): 00_ingest's output if it ran, else the synthetic cohort it would write."
+    """(the tidy cohort, the table as recorded, where it came from): 00_ingest's output if it ran, else the synthetic
+    cohort it would write."""
     from dallm.loader import as_recorded
     from dallm.pipeline import Chapter, read_cohort
     ch = Chapter("00_ingest", settings)
@@ -192,16 +199,19 @@ def _cohort(settings: Settings, prof: dict) -> tuple[pd.DataFrame, pd.DataFrame,
     p = prof.get("00_ingest", {})
     src, described = cohort_source(ch, p.get("source", ""), p.get("n_readings", 799), p.get("vitals_signal", 1.0))
     loaded = load_cohort(src, seed=settings.seed)
-    return loaded.cohort, as_recorded(loaded.cohort, loaded.cleaning), f"{described} (00_ingest has not run: loaded as it would)"
+    described += " (00_ingest has not run: loaded as it would)"
+    return loaded.cohort, as_recorded(loaded.cohort, loaded.cleaning), described
 
 def _models(names: list[str], settings: Settings, cache, fill: float) -> dict[str, PlanLLM]:
     reg = load_registry(settings.root)
-    return {n: PlanLLM(resolve_spec(settings.llm if n in ("", "default") else n, reg), cache, settings, fill) for n in names}
+    spec = lambda n: resolve_spec(settings.llm if n in ("", "default") else n, reg)
+    return {n: PlanLLM(spec(n), cache, settings, fill) for n in names}
 
 def plan_experiment1(p: dict, # the profile's 01_experiment1_mse parameters
                      df: pd.DataFrame, recorded: pd.DataFrame, settings: Settings, cache, *, fill: float = 0.6,
                     ) -> list[PlanLLM]:
-    "Every call of Experiment 1, built: per model, clean values (one per reading) and paper values (per template, vital, round)."
+    """Every call of Experiment 1, built: per model, clean values (one per reading) and paper values (per template,
+    vital, round)."""
     from dallm.experiment1 import observed_ranges, values_clean, values_paper
     from dallm.pipeline import sample_readings
     rows = sample_readings(df, p.get("n_readings", 8), settings.seed)
@@ -217,14 +227,16 @@ def plan_experiment1(p: dict, # the profile's 01_experiment1_mse parameters
         if "paper" in modes:
             local = m.spec.backend in ("llamacpp", "hf-causal")
             m.phase, m.basis = "values (paper)", "upper bound" if local else "built"
-            values_paper(m, r, observed_ranges(recorded), p.get("templates", ["report", "plain"]), p.get("paper_rounds", [1, 5]),
-                         temperature=p.get("paper_temperature", 0.1), seed=settings.seed, local_temperature=p.get("paper_local_temperature", 1.0))
+            values_paper(m, r, observed_ranges(recorded), p.get("templates", ["report", "plain"]),
+                         p.get("paper_rounds", [1, 5]), temperature=p.get("paper_temperature", 0.1), seed=settings.seed,
+                         local_temperature=p.get("paper_local_temperature", 1.0))
     return list(models.values())
 
 # %% ../nbs/lib/plan.ipynb #5b87a55f
 ANSWER_CALLS = {"vector": 1, "networkx": 1, "neo4j_vector": 1, "neo4j_graph": 1, "neo4j_cypher": 2,
                 "paper_vector": 1, "paper_networkx": 2, "paper_cypher": 2}
-EXTRACTION = {"networkx": "dallm", "neo4j_graph": "dallm", "paper_networkx": "authors"}  # who extracts triples, per chunk
+# who extracts triples, per chunk
+EXTRACTION = {"networkx": "dallm", "neo4j_graph": "dallm", "paper_networkx": "authors"}
 
 def _corpus(settings: Settings, prof: dict):
     "(documents, chunks): 00_ingest's, else the bundled corpus cut as the profile's 00_ingest would."
@@ -236,8 +248,10 @@ def _corpus(settings: Settings, prof: dict):
     docs = load_bundled_corpus()
     return docs, chunk_documents(docs, p.get("chunk_tokens", 512), p.get("chunk_overlap", 24))
 
-def plan_experiment2(p: dict, docs, chunks, settings: Settings, cache, *, fill: float = 0.6, embeddings=None) -> list[PlanLLM]:
-    "Experiment 2's calls, estimated: answers per (model, lesion, configuration, store, question) and graph extraction per chunk."
+def plan_experiment2(p: dict, docs, chunks, settings: Settings, cache, *, fill: float = 0.6,
+                     embeddings=None) -> list[PlanLLM]:
+    """Experiment 2's calls, estimated: answers per (model, lesion, configuration, store, question) and graph extraction
+    per chunk."""
     from dallm.graph import TRIPLE_PROMPT
     from dallm.knowledge import RETRIEVAL_QUESTIONS, config_documents
     from dallm.retrieval import _plan
@@ -247,11 +261,12 @@ def plan_experiment2(p: dict, docs, chunks, settings: Settings, cache, *, fill: 
     by_doc: dict[str, list] = {}
     for c in chunks: by_doc.setdefault(c.doc_id, []).append(c)
     extracted: set = set()
-    for name, l, c, s in _plan(p.get("lesions", ["atelectasis"]), p.get("configs", []), p.get("stores", []), list(models),
-                               p.get("scope") or {}, p.get("paper_configs", [])):
+    for name, l, c, s in _plan(p.get("lesions", ["atelectasis"]), p.get("configs", []), p.get("stores", []),
+                               list(models), p.get("scope") or {}, p.get("paper_configs", [])):
         m = models[name]
         m.chapter, m.phase = "02_retrieval_compare", f"answers {s}"
-        cc = [ch for d in config_documents(docs, c, l, embeddings, p.get("rerank", False)) for ch in by_doc.get(d.id, [])]
+        cd = config_documents(docs, c, l, embeddings, p.get("rerank", False))
+        cc = [ch for d in cd for ch in by_doc.get(d.id, [])]
         chunk_t = np.mean([m.tokens(ch.text) for ch in cc]) if cc else 0
         ctx = min(k, len(cc)) * chunk_t if "vector" in s else 8 * k * 12  # k chunks, or 8k triples of ~12 tokens
         m.record(nq * ANSWER_CALLS[s], m.tokens(RAG_SYSTEM) + ctx + 40, 160 * fill)
@@ -265,14 +280,16 @@ def plan_experiment2(p: dict, docs, chunks, settings: Settings, cache, *, fill: 
 # %% ../nbs/lib/plan.ipynb #648376f8
 def _stand_in_ack(lesions, queries, questions, fill: float):
     from dallm.augment import Ack, AckAnswer
-    text = ("Stand-in answer of typical length for planning: " + "the condition is associated with cough and fever. " * 12)
+    text = "Stand-in answer of typical length for planning: " + "the condition is associated with cough and fever. "*12
     text = text[: int(160 * fill * 4)]
-    return Ack(answers=[AckAnswer(lesion=l, question_id=q.id, question=q.template.format(lesion=queries[l]), answer=text)
+    return Ack(answers=[AckAnswer(lesion=l, question_id=q.id, question=q.template.format(lesion=queries[l]),
+                                  answer=text)
                         for l in lesions for q in questions], model="plan", stores={}, config="", k=4)
 
 # %% ../nbs/lib/plan.ipynb #e219c07a
 def _plan_features(p: dict, data, lesions: list, modes: list, expert: list, ack, know_m: PlanLLM, queries: dict):
-    "Each mode's feature list: an earlier run's (cut to this profile's lesions and experts), else proposed on the plan's model."
+    """Each mode's feature list: an earlier run's (cut to this profile's lesions and experts), else proposed on the
+    plan's model."""
     from dallm.augment import FeatureSpec, mode_features, paper_keywords, propose_features
     from dallm.pipeline import ARTEFACTS
     features, stand_in = {}, False
@@ -280,7 +297,8 @@ def _plan_features(p: dict, data, lesions: list, modes: list, expert: list, ack,
         f_file = data / ARTEFACTS["augment_values"][0] / f"features_{m}.json"
         if f_file.exists():
             fs = [FeatureSpec(**d) for d in json.loads(f_file.read_text(encoding="utf-8"))]
-            if {l for f in fs for l in f.lesions} >= set(lesions):  # an earlier run's lists, cut to this profile's lesions and experts
+            # an earlier run's lists, cut to this profile's lesions and experts
+            if {l for f in fs for l in f.lesions} >= set(lesions):
                 keep = {e.key for e in expert}
                 features[m] = [f for f in fs if f.source != "expert" and set(f.lesions) & set(lesions)] + \
                               [f for f in fs if f.source == "expert" and f.key in keep]
@@ -299,9 +317,11 @@ def plan_augment(p: dict, df: pd.DataFrame, chunks, settings: Settings, cache, *
     from dallm.augment import load_expert_features, load_questions, read_ack
     from dallm.pipeline import ARTEFACTS, Chapter, sample_readings
     from dallm.stores import RAG_SYSTEM
-    models = _models(list(dict.fromkeys([p.get("llm", "") or "default", p.get("knowledge_llm", "") or p.get("llm", "") or "default"])),
+    models = _models(list(dict.fromkeys([p.get("llm", "") or "default",
+                                         p.get("knowledge_llm", "") or p.get("llm", "") or "default"])),
                      settings, cache, fill)
-    values_m, know_m = models[p.get("llm", "") or "default"], models[p.get("knowledge_llm", "") or p.get("llm", "") or "default"]
+    values_m = models[p.get("llm", "") or "default"]
+    know_m = models[p.get("knowledge_llm", "") or p.get("llm", "") or "default"]
     lesions, modes = p.get("lesions", ["atelectasis"]), p.get("modes", ["clean", "paper"])
     queries, qs = load_questions(p.get("questions") or None)
     data = Chapter("03_augment", settings).data
@@ -322,7 +342,8 @@ def plan_augment(p: dict, df: pd.DataFrame, chunks, settings: Settings, cache, *
     if stand_in:  # how many features there are, and of which type, depends on answers the plan does not have yet
         values_m.basis = "built, stand-in " + ("features" if basis == "built" else "ACK and features")
     for m in modes:
-        values_m.phase = f"values ({m}, ACK and ablation" + (", without findings)" if m == "clean" and p.get("without_findings", True) else ")")
+        nofindings = m == "clean" and p.get("without_findings", True)
+        values_m.phase = f"values ({m}, ACK and ablation" + (", without findings)" if nofindings else ")")
         augment_mode(values_m, rows, features[m], ack, m, seed=settings.seed, max_chars=p.get("ack_chars", 300),
                      without_findings=p.get("without_findings", True),
                      attempts=p.get("paper_attempts", 10))  # stand-in answers: every attempt counted, an upper bound
@@ -338,17 +359,21 @@ def _cost(spec: ModelSpec, prompt_tokens: float, completion_tokens: float, price
     pr = model_price(spec, prices)
     return (prompt_tokens * pr.get("input", 0) + completion_tokens * pr.get("output", 0)) / 1e6 if pr else np.nan
 
-def _hours(m: "PlanLLM", calls: int, prompt_tokens: float, completion_tokens: float, concurrency, latency: float) -> float:
-    "Hours of model time: an endpoint's latency at its concurrency, a local model's measured tokens/s on the prompt tokens it evaluates (NaN: not measured)."
+def _hours(m: "PlanLLM", calls: int, prompt_tokens: float, completion_tokens: float, concurrency,
+           latency: float) -> float:
+    """Hours of model time: an endpoint's latency at its concurrency, a local model's measured tokens/s on the prompt
+    tokens it evaluates (NaN: not measured)."""
     if m.spec.backend == "openai":
-        return math.ceil(calls / LLM.parallelism(m, concurrency)) * latency / 3600  # the endpoint path, not the planner's 1
+        # the endpoint path, not the planner's 1
+        return math.ceil(calls / LLM.parallelism(m, concurrency)) * latency / 3600
     if m.spec.name not in LOCAL_SPEED: return np.nan  # it depends on your hardware
     sp, sd = LOCAL_SPEED[m.spec.name]
     return (prompt_tokens / sp + completion_tokens / sd) / 3600
 
 # %% ../nbs/lib/plan.ipynb #f5aa10b4
 def _plan_table(recs: pd.DataFrame, specs: dict, prices: dict, concurrency, latency: float) -> pd.DataFrame:
-    "The planned records summed per chapter, phase, model and basis, with the cost and hours of the calls the cache lacks."
+    """The planned records summed per chapter, phase, model and basis, with the cost and hours of the calls the cache
+    lacks."""
     t = (recs.groupby(["chapter", "phase", "model", "basis"], sort=False)
          [["calls", "cached", "prompt_tokens", "completion_tokens"]].sum().reset_index())
     keys = [recs[c] for c in ("chapter", "phase", "model", "basis")]
@@ -356,7 +381,8 @@ def _plan_table(recs: pd.DataFrame, specs: dict, prices: dict, concurrency, late
     new_p = (recs["prompt_tokens"] * new).groupby(keys, sort=False).sum().values
     new_c = (recs["completion_tokens"] * new).groupby(keys, sort=False).sum().values
     # llama.cpp keeps the previous prompt's tokens: a local model evaluates only what follows the shared prefix
-    ev = recs["evaluated_prompt_tokens"].fillna(recs["prompt_tokens"]) if "evaluated_prompt_tokens" in recs else recs["prompt_tokens"]
+    ev = recs["prompt_tokens"]
+    if "evaluated_prompt_tokens" in recs: ev = recs["evaluated_prompt_tokens"].fillna(ev)
     new_e = (ev * new).groupby(keys, sort=False).sum().values
     t["cost_usd"] = [_cost(specs[m].spec, pt, ct, prices) for m, pt, ct in zip(t["model"], new_p, new_c)]
     t["hours"] = [_hours(specs[m], c - k, pe, ct, concurrency, latency)
@@ -369,16 +395,20 @@ def _plan_table(recs: pd.DataFrame, specs: dict, prices: dict, concurrency, late
 
 # %% ../nbs/lib/plan.ipynb #385a28e6
 def run_plan(profile: str | None = None, # params/<profile>.yaml (default: DALLM_PROFILE, else smoke)
-             llm: str | None = None, # the default model (what "default" and empty model parameters mean): DALLM_LLM otherwise
-             concurrency: int | None = None, # requests in flight to an endpoint (default: DALLM_CONCURRENCY, the registry, 8)
+             # the default model (what "default" and empty model parameters mean): DALLM_LLM otherwise
+             llm: str | None = None,
+             # requests in flight to an endpoint (default: DALLM_CONCURRENCY, the registry, 8)
+             concurrency: int | None = None,
              latency: float = 1.0, # an endpoint's seconds per call
              fill: float = 0.6, # completion tokens of an uncached call: this share of its max_tokens
              *, chapters: list[str] | None = None, # default: 01, 02 and 03 (00 and 04 call no model)
              settings: Settings | None = None,
             ) -> pd.DataFrame:
-    "One row per chapter, phase and model: calls, cached calls, tokens, cost in USD and hours, and how each was counted."
+    """One row per chapter, phase and model: calls, cached calls, tokens, cost in USD and hours, and how each was
+    counted."""
     settings = settings or get_settings()
-    if upd := {k: v for k, v in {"profile": profile, "llm": llm}.items() if v}: settings = settings.model_copy(update=upd)
+    if upd := {k: v for k, v in {"profile": profile, "llm": llm}.items() if v}:
+        settings = settings.model_copy(update=upd)
     prof = load_profile(settings.profile, settings.root)
     cache, prices = default_cache(settings), load_prices(settings.root)
     chapters = chapters or ["01_experiment1_mse", "02_retrieval_compare", "03_augment"]
@@ -404,13 +434,16 @@ def run_plan(profile: str | None = None, # params/<profile>.yaml (default: DALLM
 
 # %% ../nbs/lib/plan.ipynb #7e0bde35
 def plan_vs_actual(plan: pd.DataFrame, # `run_plan`'s table
-                   actual: pd.DataFrame, # per chapter and model: calls, cache_hits, prompt_tokens, completion_tokens, cost_usd
+                   # per chapter and model: calls, cache_hits, prompt_tokens, completion_tokens, cost_usd
+                   actual: pd.DataFrame,
                   ) -> pd.DataFrame:
-    "Planned and actual calls (all, and those the cache held), the prompt tokens sent and the cost per chapter and model, with actual / planned."
+    """Planned and actual calls (all, and those the cache held), the prompt tokens sent and the cost per chapter and
+    model, with actual / planned."""
     plan = plan if "new_prompt_tokens" in plan else plan.assign(new_prompt_tokens=plan["prompt_tokens"])
     p = plan.groupby(["chapter", "model"], sort=False)[["calls", "cached", "new_prompt_tokens", "cost_usd"]].sum()
     a = actual.rename(columns={"cache_hits": "cached", "prompt_tokens": "new_prompt_tokens"})
-    a = a.assign(calls=a["calls"] + a["cached"]).groupby(["chapter", "model"])[["calls", "cached", "new_prompt_tokens", "cost_usd"]].sum()
+    a = a.assign(calls=a["calls"] + a["cached"]).groupby(["chapter", "model"])
+    a = a[["calls", "cached", "new_prompt_tokens", "cost_usd"]].sum()
     out = p.add_prefix("planned_").join(a.add_prefix("actual_"), how="outer")
     for c in ("calls", "new_prompt_tokens"):
         out[f"{c}_ratio"] = out[f"actual_{c}"] / out[f"planned_{c}"]
@@ -430,10 +463,11 @@ def plan_markdown(plan: pd.DataFrame) -> str:
     tot = plan.groupby("chapter", sort=False)[counts + ["cost_usd", "hours"]].sum()
     tot[counts] = tot[counts].astype("int64")
     head = (f"# Run plan: profile `{a.get('profile')}`\n\nEndpoint latency {a.get('latency')} s per call, concurrency "
-            f"{a.get('concurrency') or 'the model default'}; prices as of {a.get('prices_as_of')} (dallm/data/prices.yaml, "
-            "prices.local.yaml); local models at the measured tokens/s of `LOCAL_SPEED` on `evaluated_prompt_tokens` (llama.cpp "
-            "reuses the prefix a prompt shares with the one before it) and on the completion tokens. `cached`: calls the cache already "
-            "holds (they cost nothing). `basis`: built = prompts built and tokenised; estimate = counted from the profile; "
-            "upper bound = every paper-mode sampling round.\n")
+            f"{a.get('concurrency') or 'the model default'}; prices as of {a.get('prices_as_of')} "
+            "(dallm/data/prices.yaml, prices.local.yaml); local models at the measured tokens/s of `LOCAL_SPEED` on "
+            "`evaluated_prompt_tokens` (llama.cpp reuses the prefix a prompt shares with the one before it) and on "
+            "the completion tokens. `cached`: calls the cache already holds (they cost nothing). `basis`: built = "
+            "prompts built and tokenised; estimate = counted from the profile; upper bound = every paper-mode "
+            "sampling round.\n")
     fmt = dict(intfmt=",", floatfmt=",.2f")
     return "\n".join([head, plan.to_markdown(index=False, **fmt), "\n## Per chapter\n", tot.to_markdown(**fmt), ""])

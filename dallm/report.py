@@ -29,8 +29,8 @@ __all__ = ['CHAPTERS', 'REPORT_CSS', 'paired_columns', 'with_deltas', 'html_tabl
 # %% ../nbs/lib/report.ipynb #e9ede145
 CHAPTERS: dict[str, dict] = {
     "00_ingest": {"title": "Cohort and knowledge", "paper": "Section 4.1, Table 1",
-                  "what": "The cohort every table is computed on, beside the authors' REFLACX cohort, and the knowledge "
-                          "corpus of Phase I.",
+                  "what": "The cohort every table is computed on, beside the authors' REFLACX cohort, and the "
+                          "knowledge corpus of Phase I.",
                   "tables": ["cohort_summary", "corpus_summary"],
                   "figures": ["fig_prevalence", "fig_vitals_by_lesion", "fig_missingness"]},
     "01_experiment1_mse": {"title": "Table 2: value MSE", "paper": "Table 2",
@@ -50,8 +50,8 @@ CHAPTERS: dict[str, dict] = {
     "04_evaluate": {"title": "Table 4: downstream models", "paper": "Table 4, Figures 3-5",
                     "what": "Do the features help four classifiers predict the five lesions, is the difference "
                             "significant, and which features matter?",
-                    "tables": ["table4_contrasts", "table4_summary", "table4_downstream_clean", "table4_downstream_paper",
-                               "table4_per_lesion"],
+                    "tables": ["table4_contrasts", "table4_summary", "table4_downstream_clean",
+                               "table4_downstream_paper", "table4_per_lesion"],
                     "figures": ["fig3_top_features", "fig5_ratings_correlation", "fig5_relevance_panels"]},
 }
 
@@ -97,7 +97,8 @@ def html_table(df: pd.DataFrame, # the table (deltas added with `with_deltas` fi
     scales = {c: float(np.nanmax(np.abs(df[c].to_numpy(float)))) if df[c].notna().any() else 0.0
               for c in df.columns if str(c).startswith("Δ ")}
     paper_th = ' class="paper"'
-    head = "".join(f'<th{paper_th if str(c).startswith("paper") else ""}>{html.escape(str(c))}</th>' for c in shown.columns)
+    th = lambda c: f'<th{paper_th if str(c).startswith("paper") else ""}>{html.escape(str(c))}</th>'
+    head = "".join(th(c) for c in shown.columns)
     rows = []
     for _, r in shown.iterrows():
         cells = []
@@ -108,7 +109,8 @@ def html_table(df: pd.DataFrame, # the table (deltas added with `with_deltas` fi
         rows.append("<tr>" + "".join(cells) + "</tr>")
     more = (f'<p class="more">First {max_rows} of {len(df)} rows; every row is in the CSV.</p>'
             if len(df) > max_rows else "")
-    return f'<div class="wide"><table class="results"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>{more}'
+    return (f'<div class="wide"><table class="results"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}'
+            f'</tbody></table></div>{more}')
 
 # %% ../nbs/lib/report.ipynb #b3e36f97
 def verdict_grid(contrasts: pd.DataFrame, # `table4_contrasts.csv`
@@ -135,13 +137,15 @@ def verdict_grid(contrasts: pd.DataFrame, # `table4_contrasts.csv`
             r = by.loc[m]
             star = " ★" if r["sig"] else ""
             title = f"adjusted P = {r['p_boot_holm']:.3g}; 95% CI {r['d_macro_lo']:+.3f} to {r['d_macro_hi']:+.3f}"
-            cells.append(f'<td class="num" title="{title}"{_delta_style(r["d_macro"], scale)}>{r["d_macro"]:+.3f}{star}</td>')
+            style = _delta_style(r["d_macro"], scale)
+            cells.append(f'<td class="num" title="{title}"{style}>{r["d_macro"]:+.3f}{star}</td>')
         rows.append(f"<tr><td>{html.escape(c)}</td>{''.join(cells)}</tr>")
     left = contrasts[contrasts["in_family"].astype(str).str.lower() != "true"]
     notes = "".join(f"<li>{html.escape(str(r.contrast))}: {html.escape(str(r.note))}</li>" for r in left.itertuples()
                     if isinstance(r.note, str) and r.note)
     grid = (f'<div class="wide"><table class="results verdict"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}'
-            f'</tbody></table></div><p class="more">Cell: macro AUROC of the first set minus the reference\'s (same model). '
+            f'</tbody></table></div><p class="more">Cell: macro AUROC of the first set minus the reference\'s '
+            '(same model). '
             f"★ adjusted P &lt; {alpha}. Hover a cell for its P-value and interval.</p>"
             + (f'<details><summary>Not tested ({len(left)})</summary><ul>{notes}</ul></details>' if notes else ""))
     return lead, grid
@@ -159,7 +163,8 @@ def run_facts(results: Path, data: Path) -> dict:
     ledger = pd.concat(ledgers, ignore_index=True) if ledgers else pd.DataFrame()
     commit = _git("rev-parse", "--short", "HEAD")
     dirty = bool(_git("status", "--porcelain", "--untracked-files=no"))
-    return {"card": card, "times": times, "ledger": ledger, "commit": commit + (" (with local changes)" if dirty else ""),
+    return {"card": card, "times": times, "ledger": ledger,
+            "commit": commit + (" (with local changes)" if dirty else ""),
             "built": dt.datetime.now().strftime("%Y-%m-%d %H:%M")}
 
 # %% ../nbs/lib/report.ipynb #47c9d666
@@ -174,7 +179,8 @@ def headlines(results: Path) -> list[dict]:
             b = llm.loc[llm["mean"].idxmin()]
             pl = PAPER_TABLE2[~PAPER_TABLE2["model"].isin(PAPER_NAME.values())]
             pb = pl.loc[pl["mean"].idxmin()]
-            out.append({"what": "Table 2: lowest value MSE of a language model (clean prompts, z-scored, mean of six vitals)",
+            out.append({"what": "Table 2: lowest value MSE of a language model (clean prompts, z-scored, mean of six "
+                                "vitals)",
                         "ours": f"{b['mean']:.2f} ({b['model']})", "paper": f"{pb['mean']:.2f} ({pb['model']})",
                         "page": "01_experiment1_mse.html"})
         g = t[(t["model"] == "gaussian") & (t["mode"] == "baseline")]
@@ -189,7 +195,8 @@ def headlines(results: Path) -> list[dict]:
             b = t.loc[t["answer_recall"].idxmax()]
             out.append({"what": "Table 3: best answer recall of a store and configuration",
                         "ours": f"{b['answer_recall']:.2f} ({b['llm']}, {b['store']}, {b['config']})",
-                        "paper": "not comparable (the paper scored answers by hand)", "page": "02_retrieval_compare.html"})
+                        "paper": "not comparable (the paper scored answers by hand)",
+                        "page": "02_retrieval_compare.html"})
     t4 = results / "table4_downstream_clean.csv"
     if t4.is_file():
         t = pd.read_csv(t4).set_index(["feature_set", "model"])["auroc"]
@@ -227,7 +234,8 @@ def table_section(results: Path, stem: str, site: Path) -> str:
         (site / "data").mkdir(exist_ok=True)
         shutil.copy(csv, site / "data" / csv.name)
         out += [f'<p class="note">{html.escape(note)}</p>' if note else "", "",
-                html_table(with_deltas(pd.read_csv(csv))), "", f'<p class="more">Data: <a href="data/{csv.name}">{csv.name}</a></p>']
+                html_table(with_deltas(pd.read_csv(csv))), "", '<p class="more">Data: <a '
+                                                               f'href="data/{csv.name}">{csv.name}</a></p>']
     else:  # Markdown only: a list right under a paragraph needs a blank line before it
         text = re.sub(r"([^\n])\n- ", r"\1\n\n- ", note + ("\n\n" + body if body else ""), count=1)
         out += [_demote(text).strip()]
@@ -247,7 +255,8 @@ def _status_line(name: str, times: pd.DataFrame, profile: str, notebooks: set[st
     row = times[times["notebook"] == name] if len(times) else times
     rerun = f"`dallm reproduce --profile {profile} --only {name}`"
     if not len(row) and has_output:
-        return '<p class="status">Run time not recorded (tables written outside `dallm reproduce`, e.g. by the notebook tests).</p>\n'
+        return ('<p class="status">Run time not recorded (tables written outside `dallm reproduce`, e.g. by the '
+                'notebook tests).</p>\n')
     if not len(row):
         return f'!!! warning "Not run"\n    This chapter has not run for profile `{profile}`. Run it with {rerun}.\n'
     r = row.iloc[-1]
@@ -280,7 +289,8 @@ def _has_output(name: str, results: Path) -> bool:
 def chapter_page(name: str, results: Path, site: Path, times: pd.DataFrame, profile: str, notebooks: set[str]) -> str:
     "Markdown of one chapter's page."
     meta = CHAPTERS[name]
-    parts = [f"# {meta['title']}", "", f'<p class="lead">{meta["what"]} <span class="paper">Paper: {meta["paper"]}.</span></p>',
+    parts = [f"# {meta['title']}", "", f'<p class="lead">{meta["what"]} <span class="paper">Paper: '
+                                       f'{meta["paper"]}.</span></p>',
              "", _status_line(name, times, profile, notebooks, _has_output(name, results))]
     if name == "04_evaluate" and (results / "table4_contrasts.csv").is_file():
         lead, grid = verdict_grid(pd.read_csv(results / "table4_contrasts.csv"))
@@ -303,18 +313,21 @@ def landing_page(facts: dict, heads: list[dict], profile: str, pages: dict[str, 
     "Markdown of the landing page: provenance, headline results, the run (cohort, chapters, models)."
     card, times, ledger = facts["card"], facts["times"], facts["ledger"]
     parts = [f"# dallm report: profile `{profile}`", "",
-             f'<p class="status">Built {facts["built"]} from commit <code>{facts["commit"] or "unknown"}</code>.</p>', ""]
+             f'<p class="status">Built {facts["built"]} from commit <code>{facts["commit"] or "unknown"}</code>.</p>',
+             ""]
     if card.get("synthetic"):
-        parts += ['!!! note "Synthetic data"', f"    The cohort is dallm's synthetic one ({card.get('source', '')}), written in "
-                  "the MIMIC/REFLACX layouts: the numbers show that the pipeline runs and how it compares, not clinical "
-                  "findings.", ""]
+        parts += ['!!! note "Synthetic data"', f"    The cohort is dallm's synthetic one ({card.get('source', '')}), "
+                  "written in the MIMIC/REFLACX layouts: the numbers show that the pipeline runs and how it compares, "
+                  "not clinical findings.", ""]
     parts += ["## Headline results", "", "| result | ours | paper | detail |", "|---|---|---|---|"]
-    parts += [f"| {h['what']} | {h['ours']} | {h['paper']} | [{pages.get(h['page'], h['page'])}]({h['page'].replace('.html', '.md')}) |" for h in heads]
+    parts += [f"| {h['what']} | {h['ours']} | {h['paper']} | "
+              f"[{pages.get(h['page'], h['page'])}]({h['page'].replace('.html', '.md')}) |" for h in heads]
     if not heads: parts += ["| no table was found: run `dallm reproduce` | | | |"]
     parts += ["", "## The run", ""]
     if card:
-        parts += [f"**Cohort**: {card.get('source', '?')}; {card.get('readings', '?')} readings, {card.get('images', '?')} "
-                  f"images, {card.get('patients', '?')} patients ({'synthetic' if card.get('synthetic') else 'real data'}).", ""]
+        parts += [f"**Cohort**: {card.get('source', '?')}; {card.get('readings', '?')} readings, "
+                  f"{card.get('images', '?')} images, {card.get('patients', '?')} patients "
+                  f"({'synthetic' if card.get('synthetic') else 'real data'}).", ""]
     rows = []
     for name, meta in CHAPTERS.items():
         r = times[times["notebook"] == name].iloc[-1] if len(times) and name in set(times["notebook"]) else None
@@ -324,12 +337,13 @@ def landing_page(facts: dict, heads: list[dict], profile: str, pages: dict[str, 
                     f"{'' if r is None else f'{r.seconds:.0f}'} |")
     parts += ["| chapter | status | started | seconds |", "|---|---|---|---:|", *rows, ""]
     if len(ledger):
-        agg = ledger.groupby("model")[["calls", "cache_hits", "prompt_tokens", "completion_tokens", "model_seconds", "cost_usd"]].sum()
+        agg = ledger.groupby("model")[["calls", "cache_hits", "prompt_tokens", "completion_tokens", "model_seconds",
+                                       "cost_usd"]].sum()
         parts += ["**Models** (every call of the run, from the chapters' ledgers):", "",
                   "| model | calls | cache hits | prompt tokens | completion tokens | model seconds | cost (USD) |",
                   "|---|---:|---:|---:|---:|---:|---:|"]
-        parts += [f"| {m} | {r.calls:,.0f} | {r.cache_hits:,.0f} | {r.prompt_tokens:,.0f} | {r.completion_tokens:,.0f} | "
-                  f"{r.model_seconds:,.0f} | {r.cost_usd:.2f} |" for m, r in agg.iterrows()]
+        parts += [f"| {m} | {r.calls:,.0f} | {r.cache_hits:,.0f} | {r.prompt_tokens:,.0f} | {r.completion_tokens:,.0f} "
+                  f"| {r.model_seconds:,.0f} | {r.cost_usd:.2f} |" for m, r in agg.iterrows()]
     return "\n".join(parts) + "\n"
 
 # %% ../nbs/lib/report.ipynb #71561a21
@@ -345,7 +359,8 @@ def _palette_png(b64: str) -> str:
 
 def notebook_page(path: Path, # an executed notebook (papermill's copy in runs/<profile>/)
                   title: str) -> str:
-    "A page of the executed notebook with its outputs: nbconvert's basic HTML (no inlined theme) inside the site's page."
+    """A page of the executed notebook with its outputs: nbconvert's basic HTML (no inlined theme) inside the site's
+    page."""
     import nbformat
     from nbconvert import HTMLExporter
     nb = nbformat.read(path, as_version=4)
@@ -356,13 +371,15 @@ def notebook_page(path: Path, # an executed notebook (papermill's copy in runs/<
     for c in nb.cells:
         for o in c.get("outputs", []):
             if "image/png" in o.get("data", {}): o["data"]["image/png"] = _palette_png(o["data"]["image/png"])
-    body, _ = HTMLExporter(template_name="basic", exclude_input_prompt=True, exclude_output_prompt=True).from_notebook_node(nb)
+    exporter = HTMLExporter(template_name="basic", exclude_input_prompt=True, exclude_output_prompt=True)
+    body, _ = exporter.from_notebook_node(nb)
     return f"# {title}: the executed notebook\n\n<div class=\"nb\">\n{body}\n</div>\n"
 
 # %% ../nbs/lib/report.ipynb #82472df4
 REPORT_CSS = """
 .md-grid { max-width: 1500px; }
-.md-sidebar--secondary { display: none !important; }  /* the tables need the width more than a second table of contents */
+/* the tables need the width more than a second table of contents */
+.md-sidebar--secondary { display: none !important; }
 .wide { overflow-x: auto; margin: 0.6em 0; }
 table.results { border-collapse: collapse; font-size: 0.68rem; }
 table.results th, table.results td { padding: 2px 7px; border-bottom: 1px solid #e3e3e3; white-space: nowrap; }
@@ -399,13 +416,14 @@ def _write_pages(site: Path, results: Path, runs: Path, facts: dict, profile: st
         (site / "notebooks").mkdir()
         for name in CHAPTERS:
             if (runs / f"{name}.ipynb").is_file():
-                (site / "notebooks" / f"{name}.md").write_text(notebook_page(runs / f"{name}.ipynb", CHAPTERS[name]["title"]),
-                                                              encoding="utf-8")
+                page = notebook_page(runs / f"{name}.ipynb", CHAPTERS[name]["title"])
+                (site / "notebooks" / f"{name}.md").write_text(page, encoding="utf-8")
                 done.add(name)
     pages = {f"{n}.html": m["title"] for n, m in CHAPTERS.items()}
     (site / "index.md").write_text(landing_page(facts, heads, profile, pages, results), encoding="utf-8")
     for name in CHAPTERS:
-        (site / f"{name}.md").write_text(chapter_page(name, results, site, facts["times"], profile, done), encoding="utf-8")
+        (site / f"{name}.md").write_text(chapter_page(name, results, site, facts["times"], profile, done),
+                                         encoding="utf-8")
     nav = [{"Overview": "index.md"}] + [{m["title"]: f"{n}.md"} for n, m in CHAPTERS.items()]
     if done: nav.append({"Executed notebooks": [{n: f"notebooks/{n}.md"} for n in CHAPTERS if n in done]})
     return nav
@@ -425,7 +443,8 @@ def build_report(profile: str | None = None, # parameter profile (default: DALLM
     profile = profile or s.profile
     results, data, runs = (s.path(k, profile) for k in ("results_dir", "data_dir", "runs_dir"))
     if not results.is_dir():
-        raise InputError(f"no results for profile {profile!r} in {results}: run `dallm reproduce --profile {profile}` first")
+        raise InputError(f"no results for profile {profile!r} in {results}: "
+                         f"run `dallm reproduce --profile {profile}` first")
     out = Path(out).resolve() if out else results / "report"
     if out.is_dir() and any(out.iterdir()) and not (out / ".dallm-report").is_file():
         raise InputError(f"{out} holds files that are not a dallm report: choose an empty folder (--out)")

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 from .config import InputError, Settings
-from .knowledge import (LESION_QUERIES, RETRIEVAL_QUESTIONS, Chunk, Document, about_lesion, config_documents, corpus_terms,
-                             fact_variants, gold_facts, normalise_spelling)
+from .knowledge import (LESION_QUERIES, RETRIEVAL_QUESTIONS, Chunk, Document, about_lesion, config_documents,
+                             corpus_terms, fact_variants, gold_facts, normalise_spelling)
 from .authors import PAPER_KINDS  # importing it registers the authors' chains (paper_* store kinds)
 from .llm import LLM
 from .stores import MODEL_BOUND, READS_FROM, Answer, answer_many, build_store, make_store, namespace_for
@@ -20,8 +20,8 @@ __all__ = ['fact_recall', 'supported_share', 'is_refusal', 'off_target', 'run_ex
            'answers_markdown']
 
 # %% ../nbs/02_retrieval_compare.ipynb #be3a003d
-_STOP = set("the a an of and or to in on for with is are be by as at from that this it its can may which who was were has have "
-            "not no but also such these those than then there their they into more most other some".split())
+_STOP = set("the a an of and or to in on for with is are be by as at from that this it its can may which who was were "
+            "has have not no but also such these those than then there their they into more most other some".split())
 
 def _words(text: str) -> set[str]:
     return {w for w in re.findall(r"[a-z][a-z0-9-]+", text.lower()) if w not in _STOP and len(w) > 2}
@@ -48,13 +48,15 @@ def supported_share(answer: str, context: str, threshold: float = 0.6) -> float:
 def is_refusal(answer: str) -> bool:
     "True for an empty answer or an 'I don't know'."
     a = answer.strip().lower()
-    return not a or bool(re.search(r"i (?:don't|do not|cannot|can't) (?:know|answer|find)|not (?:in|provided in) the context|no information", a))
+    return not a or bool(re.search(r"i (?:don't|do not|cannot|can't) (?:know|answer|find)|not (?:in|provided in) the "
+                                   r"context|no information", a))
 
 def off_target(provenance: list[dict], # the answer's chunks (chunk_id, title)
                lesion: str, # the lesion asked about
                titles: dict[str, str] | None = None, # chunk id -> document title, for provenance without titles
               ) -> float:
-    "Share of retrieved chunks whose document is not about the lesion, from the document's own title (NaN without chunks)."
+    """Share of retrieved chunks whose document is not about the lesion, from the document's own title (NaN without
+    chunks)."""
     got = [p.get("title") or (titles or {}).get(p["chunk_id"], "") for p in provenance if p.get("chunk_id")]
     if not got: return np.nan
     return float(np.mean([not about_lesion(t, lesion) for t in got]))
@@ -64,18 +66,21 @@ def _score(a: Answer, docs: list[Document], lesion: str, cats, titles: dict) -> 
     "The measured columns of one answer (a failed answer scores 0 recall and 0 support)."
     facts = gold_facts(docs, lesion, cats)
     rec = {"status": "failed" if a.error else "ok", "error": a.error, "answer": a.text, "seconds": a.seconds,
-           "context_recall": fact_recall(a.context, facts, a.question), "answer_recall": fact_recall(a.text, facts, a.question),
+           "context_recall": fact_recall(a.context, facts, a.question),
+           "answer_recall": fact_recall(a.text, facts, a.question),
            "supported": supported_share(a.text, a.context), "refusal": is_refusal(a.text),
            "off_target": off_target(a.provenance, lesion, titles), "attempts": a.meta.get("attempts", np.nan),
            "seeds": "; ".join(a.meta.get("seeds", [])),
            "provenance": "; ".join(p.get("chunk_id", "") for p in a.provenance) or
                          " || ".join(t["cypher"] for t in a.meta.get("cypher", []))}
     if a.error:  # 0, not dropped; a recall with no fact left to find stays NaN
-        rec.update({c: 0.0 if c == "supported" or not np.isnan(rec[c]) else np.nan for c in ("context_recall", "answer_recall", "supported")})
+        rec.update({c: 0.0 if c == "supported" or not np.isnan(rec[c]) else np.nan
+                    for c in ("context_recall", "answer_recall", "supported")})
     return rec
 
 def _plan(lesions, configs, stores, llms, scope, paper_configs=()) -> list[tuple]:
-    "(model, lesion, config, store) to run: every combination for the first model, `scope` for the others; the authors' chains only on `paper_configs` (empty: all)."
+    """(model, lesion, config, store) to run: every combination for the first model, `scope` for the others; the
+    authors' chains only on `paper_configs` (empty: all)."""
     out = []
     for i, m in enumerate(llms):
         cs = configs if i == 0 or not scope.get("configs") else [c for c in configs if c in scope["configs"]]
@@ -89,23 +94,28 @@ def run_experiment2(docs: list[Document], # the corpus (from 00_ingest)
                     chunks: list[Chunk], # its chunks (from 00_ingest)
                     lesions: list[str], configs: list[str], stores: list[str],
                     *, llms: dict[str, LLM], # name -> model, in Table 3's order
-                    embeddings, profile: str = "smoke", k: int = 4, hybrid: bool = False, settings: Settings | None = None,
+                    embeddings, profile: str = "smoke", k: int = 4, hybrid: bool = False,
+                    settings: Settings | None = None,
                     scope: dict | None = None, # the models after the first run only these configs / stores
                     rerank: bool = False, # top-1 by MiniLM re-ranking
-                    paper_configs: list[str] = (), # the authors' chains (paper_*) only on these configurations (empty: all)
+                    # the authors' chains (paper_*) only on these configurations (empty: all)
+                    paper_configs: list[str] = (),
                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
     "All answers (one row per model, lesion, configuration, store, question) and the store build log."
     bad = set(lesions) - set(LESION_QUERIES)
     if bad: raise InputError(f"lesions: unknown {sorted(bad)}; use {list(LESION_QUERIES)}")
     titles, built, rows, log = {c.id: c.title for c in chunks}, {}, [], []
-    for m, l, c, s in tqdm(_plan(lesions, configs, stores, list(llms), scope or {}, paper_configs), desc="experiment 2"):
+    plan = _plan(lesions, configs, stores, list(llms), scope or {}, paper_configs)
+    for m, l, c, s in tqdm(plan, desc="experiment 2"):
         cd = config_documents(docs, c, l, embeddings, rerank)
         ids = {d.id for d in cd}
         cc = [ch for ch in chunks if ch.doc_id in ids]
         ns = namespace_for(profile, s, [ch.id for ch in cc], m if s in MODEL_BOUND else "")
         shared = built.get((READS_FROM[s], ns)) if s in READS_FROM else None
-        if (s, ns) not in built and shared and shared[0] is not None:  # read what the base store wrote; do not build it twice
-            built[s, ns] = (make_store(s, ns, llms[m], embeddings, hybrid, settings=settings), 0.0, f"reads the {READS_FROM[s]} store's data")
+        # read what the base store wrote; do not build it twice
+        if (s, ns) not in built and shared and shared[0] is not None:
+            built[s, ns] = (make_store(s, ns, llms[m], embeddings, hybrid, settings=settings), 0.0,
+                            f"reads the {READS_FROM[s]} store's data")
             log.append({"llm": m, "store": s, "config": c, "namespace": ns, "documents": len(cd), "chunks": len(cc),
                         "ingest_s": 0.0, "status": "ok", "reason": built[s, ns][2]})
         if (s, ns) not in built:
@@ -114,7 +124,8 @@ def run_experiment2(docs: list[Document], # the corpus (from 00_ingest)
                 built[s, ns] = (st, secs, st.note())  # e.g. the triples the authors' merge kept
             except InputError as e: built[s, ns] = (None, np.nan, str(e))  # e.g. Neo4j unreachable: the others go on
             log.append({"llm": m, "store": s, "config": c, "namespace": ns, "documents": len(cd), "chunks": len(cc),
-                        "ingest_s": built[s, ns][1], "status": "ok" if built[s, ns][0] else "not run", "reason": built[s, ns][2]})
+                        "ingest_s": built[s, ns][1], "status": "ok" if built[s, ns][0] else "not run",
+                        "reason": built[s, ns][2]})
         store, _, why = built[s, ns]
         qs = [tmpl.format(lesion=LESION_QUERIES[l]) for _, tmpl, _ in RETRIEVAL_QUESTIONS]
         got = answer_many(store, qs, llms[m], k, desc=f"{m} {s} {c}") if store is not None else [None] * len(qs)
@@ -129,7 +140,8 @@ def run_experiment2(docs: list[Document], # the corpus (from 00_ingest)
 
 # %% ../nbs/02_retrieval_compare.ipynb #37a37f22
 def retrieval_metrics(answers: pd.DataFrame, build_log: pd.DataFrame) -> pd.DataFrame:
-    "Per model, store and configuration: fact recall (context, answer), supported share, refusal and off-target rates, failures, retries, ingest seconds, latency p50/p95."
+    """Per model, store and configuration: fact recall (context, answer), supported share, refusal and off-target rates,
+    failures, retries, ingest seconds, latency p50/p95."""
     rows = []
     for (m, s, c), g in answers.groupby(["llm", "store", "config"], sort=False):
         ran = g[g["status"] != "not run"]  # failed answers stay in: they scored 0
@@ -138,11 +150,13 @@ def retrieval_metrics(answers: pd.DataFrame, build_log: pd.DataFrame) -> pd.Data
         if not ran.empty:
             ok = ran[ran["status"] == "ok"]
             rec.update({"context_recall": ran["context_recall"].mean(), "answer_recall": ran["answer_recall"].mean(),
-                        "supported": ran["supported"].mean(), "refusal_rate": ok["refusal"].mean() if len(ok) else np.nan,
+                        "supported": ran["supported"].mean(),
+                        "refusal_rate": ok["refusal"].mean() if len(ok) else np.nan,
                         "off_target": ran["off_target"].mean(), "failed": int((ran["status"] == "failed").sum()),
                         "failure_rate": float((ran["status"] == "failed").mean()),
                         "retried": int((ran["attempts"] > 1).sum()) if "attempts" in ran else 0,
-                        "ingest_s": ing.sum(), "p50_s": ran["seconds"].quantile(0.5), "p95_s": ran["seconds"].quantile(0.95)})
+                        "ingest_s": ing.sum(), "p50_s": ran["seconds"].quantile(0.5),
+                        "p95_s": ran["seconds"].quantile(0.95)})
         else: rec["reason"] = g["error"].iloc[0][:160]
         rows.append(rec)
     return pd.DataFrame(rows)

@@ -62,7 +62,8 @@ def schema_instance(schema: dict, rng: random.Random, root: dict | None = None, 
     if "enum" in schema: return rng.choice(schema["enum"])
     for k in ("anyOf", "oneOf"):
         if k in schema: return schema_instance(rng.choice(schema[k]), rng, root, depth)
-    if "allOf" in schema: return schema_instance({k: v for s in schema["allOf"] for k, v in s.items()}, rng, root, depth)
+    if "allOf" in schema: return schema_instance({k: v for s in schema["allOf"] for k, v in s.items()}, rng, root,
+                                                 depth)
     t = schema.get("type", "object" if "properties" in schema else "string")
     if isinstance(t, list): t = rng.choice(t)
     if t == "object":
@@ -72,7 +73,8 @@ def schema_instance(schema: dict, rng: random.Random, root: dict | None = None, 
     if t == "array":
         lo = schema.get("minItems", 0)
         hi = schema.get("maxItems", max(lo, 3))
-        return [schema_instance(schema.get("items", {}), rng, root, depth + 1) for _ in range(rng.randint(lo, max(lo, hi)))]
+        n = rng.randint(lo, max(lo, hi))
+        return [schema_instance(schema.get("items", {}), rng, root, depth + 1) for _ in range(n)]
     if t in ("number", "integer"):
         lo, hi = schema.get("minimum", 0), schema.get("maximum", 200)
         v = rng.uniform(lo, hi)
@@ -93,7 +95,8 @@ def _answer(body: dict, prompt: str, i: int) -> str:
     if rf.get("type") == "json_schema": return json.dumps(schema_instance(rf["json_schema"].get("schema", {}), rng))
     if rf.get("type") == "json_object": return json.dumps({rng.choice(_WORDS): round(rng.uniform(0, 200), 1)})
     n = max(1, round((body.get("max_tokens") or 64) * rng.uniform(0.4, 0.8) * 4 / 7))  # about 40-80% of max_tokens
-    return f"{round(rng.uniform(30, 200), 1)} " + ", ".join(rng.choice(_WORDS) for _ in range(n))  # phrases, as in a list
+    # phrases, as in a list
+    return f"{round(rng.uniform(30, 200), 1)} " + ", ".join(rng.choice(_WORDS) for _ in range(n))
 
 def _completion(body: dict, chat: bool, malformed: bool = False, rid: str = "sim") -> dict:
     "The JSON of a chat or text completion: `n` answers and the usage, in OpenAI's layout."
@@ -122,7 +125,8 @@ def make_app(config: SimConfig | None = None):
         async def __call__(self, scope, receive, send):
             await send({"type": "http.response.start", "status": 200,
                         "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")]})
-            await send({"type": "http.response.body", "body": b'{"id": "chatcmpl-sim", "choices": [{"ind', "more_body": True})
+            await send({"type": "http.response.body", "body": b'{"id": "chatcmpl-sim", "choices": [{"ind',
+                        "more_body": True})
 
     async def completions(request, chat: bool):
         raw = await request.body()
@@ -148,10 +152,13 @@ def make_app(config: SimConfig | None = None):
 
     async def chat(request): return await completions(request, True)
     async def text(request): return await completions(request, False)
-    async def models(request): return JSONResponse({"object": "list", "data": [{"id": "sim", "object": "model", "owned_by": "dallm"}]})
+    async def models(request): return JSONResponse({"object": "list",
+                                                    "data": [{"id": "sim", "object": "model", "owned_by": "dallm"}]})
     async def sim_stats(request):
-        return JSONResponse({**stats, "outcomes": dict(stats["outcomes"]), "distinct": len(bodies), "config": cfg.model_dump()})
-    return Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"]), Route("/v1/completions", text, methods=["POST"]),
+        return JSONResponse({**stats, "outcomes": dict(stats["outcomes"]), "distinct": len(bodies),
+                             "config": cfg.model_dump()})
+    return Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"]),
+                             Route("/v1/completions", text, methods=["POST"]),
                              Route("/v1/models", models), Route("/sim/stats", sim_stats)])
 
 # %% ../nbs/lib/sim_endpoint.ipynb #5ad15ef7
@@ -161,7 +168,8 @@ def _serve(config_json: str, port: int) -> None:
                 log_level="critical", access_log=False, timeout_keep_alive=30, backlog=4096)
 
 class SimEndpoint(Server):
-    "The simulated endpoint in a child process on 127.0.0.1 (a context manager, stopped like `dallm llm serve`'s server)."
+    """The simulated endpoint in a child process on 127.0.0.1 (a context manager, stopped like `dallm llm serve`'s
+    server)."""
     def __init__(self, config: SimConfig | None = None, port: int = 0, # 0: any free port
                  wait: float = 30.0, **overrides): # overrides: SimConfig fields, e.g. latency=0.2
         self.config = (config or SimConfig()).model_copy(update=overrides)
@@ -171,7 +179,8 @@ class SimEndpoint(Server):
         super().__init__(proc, f"http://127.0.0.1:{self.port}/v1", None)
         t0 = time.monotonic()
         while time.monotonic() - t0 < wait:
-            if self.proc.poll() is not None: raise InputError(f"the simulated endpoint on port {self.port} exited (is the port taken?)")
+            if self.proc.poll() is not None: raise InputError(f"the simulated endpoint on port {self.port} exited (is "
+                                                              "the port taken?)")
             try:
                 urllib.request.urlopen(self.url + "/models", timeout=2).read()
                 return

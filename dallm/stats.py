@@ -65,7 +65,8 @@ def bootstrap_diff(Y: np.ndarray, # labels (n,) or (n, L)
                   ) -> tuple[float, float, float, float]:
     """Patient-clustered bootstrap of metric(P1) - metric(P0): (difference, lo, hi, two-sided P). The percentile P
     cannot go below 2 / (n_boot + 1); a multiple-testing family needs `p_method="normal"`, whose P has no floor."""
-    if p_method not in ("percentile", "normal"): raise InputError(f"p_method {p_method!r}: use 'percentile' or 'normal'")
+    if p_method not in ("percentile", "normal"): raise InputError(f"p_method {p_method!r}: use 'percentile' or "
+                                                                  "'normal'")
     members, rng, d = _patient_members(groups), np.random.default_rng(seed), []
     for _ in range(n_boot):
         idx = np.concatenate([members[i] for i in rng.integers(0, len(members), len(members))])
@@ -73,7 +74,8 @@ def bootstrap_diff(Y: np.ndarray, # labels (n,) or (n, L)
     d = np.asarray(d)[~np.isnan(d)]
     obs = micro_metric(Y, P1, metric) - micro_metric(Y, P0, metric)
     if not len(d): return obs, np.nan, np.nan, np.nan
-    if p_method == "normal": p = float(2 * stats.norm.sf(abs(obs) / d.std(ddof=1))) if d.std(ddof=1) > 0 else float(obs == 0)
+    if p_method == "normal":
+        p = float(2 * stats.norm.sf(abs(obs) / d.std(ddof=1))) if d.std(ddof=1) > 0 else float(obs == 0)
     else: p = min(1.0, 2 * (min((d <= 0).sum(), (d >= 0).sum()) + 1) / (len(d) + 1))
     lo, hi = np.percentile(d, [100 * alpha / 2, 100 * (1 - alpha / 2)])
     return float(obs), float(lo), float(hi), float(p)

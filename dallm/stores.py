@@ -52,7 +52,9 @@ class Store:
     def ingest(self, chunks: Iterable) -> dict: raise NotImplementedError
     def answer(self, question: str, llm: LLM | None = None, k: int = 4) -> Answer: raise NotImplementedError
     def clear(self) -> None: raise NotImplementedError
-    def note(self) -> str: return ""  # what the store's data lost or changed on ingest, said beside its answers ('' when nothing)
+    def note(self) -> str:
+        "What the store's data lost or changed on ingest, said beside its answers ('' when nothing)."
+        return ""
 
 RAG_SYSTEM = ("You answer questions about chest radiology using only the context given. If the context does not "
               "contain the answer, say \"I don't know\". Answer in at most three sentences.")
@@ -60,12 +62,14 @@ RAG_SYSTEM = ("You answer questions about chest radiology using only the context
 def rag_answer(llm: LLM, question: str, context: str, max_tokens: int = 160) -> str:
     "The LLM's answer to `question` from `context` (greedy, cached)."
     return llm.chat([{"role": "system", "content": RAG_SYSTEM},
-                     {"role": "user", "content": f"Context:\n{context}\n\nQuestion: {question}"}], max_tokens=max_tokens).strip()
+                     {"role": "user", "content": f"Context:\n{context}\n\nQuestion: {question}"}],
+                    max_tokens=max_tokens).strip()
 
 def answer_many(store: Store, questions: list[str], # a store and its questions
                 llm: LLM | None = None, # the answering model (default: the store's own)
                 k: int = 4, desc: str | None = None) -> list[Answer]:
-    "Every question's answer, in order: at the endpoint's pace when the store allows threads; a failed call gives an `Answer` with its error."
+    """Every question's answer, in order: at the endpoint's pace when the store allows threads; a failed call gives an
+    `Answer` with its error."""
     m = llm or getattr(store, "llm", None)
     conc = m.parallelism() if (m is not None and store.threadsafe) else 1
     got = run_bulk(lambda q: store.answer(q, llm, k), questions, conc, desc or f"{store.kind} answers")
@@ -74,7 +78,8 @@ def answer_many(store: Store, questions: list[str], # a store and its questions
 # %% ../nbs/lib/stores.ipynb #c9124c86
 def _ns(namespace: str) -> str:
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,40}", namespace):
-        raise InputError(f"namespace {namespace!r}: use letters, digits and _ (starting with a letter), at most 41 characters")
+        raise InputError(f"namespace {namespace!r}: use letters, digits and _ (starting with a letter), at most 41 "
+                         "characters")
     return namespace
 
 def _prov(chunks) -> list[dict]:
@@ -82,7 +87,8 @@ def _prov(chunks) -> list[dict]:
 
 def _chunk_dict(c) -> dict:
     d = c.model_dump() if hasattr(c, "model_dump") else dict(c)
-    return {"chunk_id": d.get("chunk_id") or d["id"], "text": d["text"], "source": d.get("source", ""), "title": d.get("title", "")}
+    return {"chunk_id": d.get("chunk_id") or d["id"], "text": d["text"], "source": d.get("source", ""),
+            "title": d.get("title", "")}
 
 # %% ../nbs/lib/stores.ipynb #c62b382c
 class VectorAnswering(Store):
@@ -127,7 +133,8 @@ class VectorStore(VectorAnswering):
         p = Path(path)
         p.mkdir(parents=True, exist_ok=True)
         np.save(p / "embeddings.npy", self.E)
-        (p / "chunks.json").write_text(json.dumps({"namespace": self.namespace, "chunks": self.chunks}), encoding="utf-8")
+        (p / "chunks.json").write_text(json.dumps({"namespace": self.namespace, "chunks": self.chunks}),
+                                       encoding="utf-8")
         return p
 
     @classmethod
@@ -184,7 +191,8 @@ class GraphAnswering(Store):
 
 # %% ../nbs/lib/stores.ipynb #a6634e7c
 def extract_all(llm: LLM, chunks: list[dict]) -> tuple[list[list[Triple]], list[str]]:
-    "Triples of every chunk, in order, at the endpoint's pace; a chunk whose call failed gives none (its id and reason listed)."
+    """Triples of every chunk, in order, at the endpoint's pace; a chunk whose call failed gives none (its id and reason
+    listed)."""
     got = llm.map(lambda d: extract_triples(llm, d["text"], d["chunk_id"], d["title"]), chunks, desc="triples")
     return ([[] if failed(g) else g for g in got],
             [f"{d['chunk_id']}: {g.reason}" for d, g in zip(chunks, got) if failed(g)])
@@ -211,7 +219,8 @@ class GraphStore(GraphAnswering):
         for n, typ in ((t.subject, t.subject_type), (t.object, t.object_type)):
             if n not in self.g: self.g.add_node(n, type=typ)
         key = f"{t.relation}|{t.chunk_id}"
-        if not self.g.has_edge(t.subject, t.object, key): self.g.add_edge(t.subject, t.object, key, relation=t.relation, chunk_id=t.chunk_id)
+        if not self.g.has_edge(t.subject, t.object, key):
+            self.g.add_edge(t.subject, t.object, key, relation=t.relation, chunk_id=t.chunk_id)
 
     def names(self) -> list[str]: return sorted(self.g.nodes)
 
@@ -285,7 +294,8 @@ class Neo4jVectorStore(VectorAnswering):
         self.vs.create_new_index()  # again after a clear() (no-op when it exists)
         if self.hybrid: self.vs.create_new_keyword_index()
         ds = list(map(_chunk_dict, chunks))
-        self.vs.add_texts([d["text"] for d in ds], [{**{k: d[k] for k in ("chunk_id", "source", "title")}, "namespace": self.namespace}
+        self.vs.add_texts([d["text"] for d in ds], [{**{k: d[k] for k in ("chunk_id", "source", "title")},
+                                                     "namespace": self.namespace}
                                                     for d in ds], ids=[d["chunk_id"] for d in ds])
         return {"written": len(ds), "total": self.count()}
 
@@ -293,13 +303,15 @@ class Neo4jVectorStore(VectorAnswering):
         return self.vs.query(f"MATCH (c:`{self.label}`) RETURN count(c) AS n")[0]["n"]
 
     def search(self, question: str, k: int = 4) -> list[tuple[dict, float]]:
-        return [({"chunk_id": d.metadata.get("chunk_id"), "text": d.page_content, "source": d.metadata.get("source", ""),
-                  "title": d.metadata.get("title", "")}, float(s)) for d, s in self.vs.similarity_search_with_score(question, k=k)]
+        return [({"chunk_id": d.metadata.get("chunk_id"), "text": d.page_content,
+                  "source": d.metadata.get("source", ""), "title": d.metadata.get("title", "")}, float(s))
+                for d, s in self.vs.similarity_search_with_score(question, k=k)]
 
     def clear(self) -> None:
         "Delete this namespace's chunks and indexes (and nothing else)."
         self.vs.query(f"MATCH (c:`{self.label}`) DETACH DELETE c")
-        for ix in (f"dallm_{self.namespace}_vector", f"dallm_{self.namespace}_text"): self.vs.query(f"DROP INDEX `{ix}` IF EXISTS")
+        for ix in (f"dallm_{self.namespace}_vector", f"dallm_{self.namespace}_text"):
+            self.vs.query(f"DROP INDEX `{ix}` IF EXISTS")
 
 # %% ../nbs/lib/stores.ipynb #f8491d7a
 @functools.cache
@@ -332,12 +344,15 @@ def _read_only_graph(settings: Settings | None, ns: str):
 
 # %% ../nbs/lib/stores.ipynb #92ecba39
 class Neo4jGraphStore(GraphAnswering):
-    "Typed triples in Neo4j, answered by the shared traversal (`mode='traversal'`) or by LLM-written Cypher (`'cypher'`)."
+    """Typed triples in Neo4j, answered by the shared traversal (`mode='traversal'`) or by LLM-written Cypher
+    (`'cypher'`)."""
     def __init__(self, llm: LLM, namespace: str = "default", settings: Settings | None = None, embeddings=None,
                  mode: str = "traversal"):
         from dallm.neo4j_server import driver
-        if mode not in ("traversal", "cypher"): raise InputError(f"Neo4jGraphStore mode {mode!r}: use traversal or cypher")
-        self.llm, self.namespace, self.settings, self.embeddings, self.mode = llm, _ns(namespace), settings, embeddings, mode
+        if mode not in ("traversal", "cypher"):
+            raise InputError(f"Neo4jGraphStore mode {mode!r}: use traversal or cypher")
+        self.llm, self.namespace, self.settings = llm, _ns(namespace), settings
+        self.embeddings, self.mode = embeddings, mode
         self.kind = "neo4j graph" if mode == "traversal" else "neo4j cypher"
         self.label, self.source_label = f"DallmEntity_{self.namespace}", f"DallmSource_{self.namespace}"
         self.driver = driver(settings)  # a clear error naming NEO4J_URI when the server is down
@@ -353,7 +368,8 @@ class Neo4jGraphStore(GraphAnswering):
 
     def fetch(self, names: list[str]) -> list[Triple]:
         rows = self.read(f"MATCH (a:`{self.label}`)-[r]->(b:`{self.label}`) WHERE a.name IN $names OR b.name IN $names "
-                         "RETURN a.name AS s, a.type AS st, r.relation AS r, b.name AS o, b.type AS ot, r.chunk_id AS c", names=names)
+                         "RETURN a.name AS s, a.type AS st, r.relation AS r, b.name AS o, b.type AS ot, "
+                         "r.chunk_id AS c", names=names)
         return [Triple(x["s"], x["st"], x["r"], x["o"], x["ot"], x["c"]) for x in rows]
 
     def chunk_info(self, ids: list[str]) -> dict[str, dict]:
@@ -362,7 +378,8 @@ class Neo4jGraphStore(GraphAnswering):
         return {r["chunk_id"]: r for r in rows}
 
     def rel_types(self) -> list[str]:
-        return [r["t"] for r in self.read(f"MATCH (:`{self.label}`)-[r]->(:`{self.label}`) RETURN DISTINCT type(r) AS t ORDER BY t")]
+        return [r["t"] for r in self.read(f"MATCH (:`{self.label}`)-[r]->(:`{self.label}`) RETURN DISTINCT type(r) AS "
+                                          "t ORDER BY t")]
 
     def counts(self) -> dict:
         return self.read(f"MATCH (n:`{self.label}`) OPTIONAL MATCH (n)-[r]->(:`{self.label}`) "
@@ -379,14 +396,16 @@ def write(self: Neo4jGraphStore, chunks: list[dict], triples: list[Triple]) -> N
     self.driver.execute_query(f"CREATE INDEX IF NOT EXISTS FOR (n:`{self.label}`) ON (n.name)")
     self.driver.execute_query(f"UNWIND $rows AS c MERGE (s:`{self.source_label}` {{chunk_id: c.chunk_id}}) "
                               "SET s.source = c.source, s.title = c.title, s.namespace = $ns",
-                              rows=[{k: d.get(k, "") for k in ("chunk_id", "source", "title")} for d in chunks], ns=self.namespace)
+                              rows=[{k: d.get(k, "") for k in ("chunk_id", "source", "title")} for d in chunks],
+                              ns=self.namespace)
     ends = [(n, ty) for t in triples for n, ty in ((t.subject, t.subject_type), (t.object, t.object_type))]
     self.driver.execute_query(  # one statement, rows in extraction order: a node keeps its first type, as in NetworkX
         f"UNWIND $rows AS e MERGE (n:`{self.label}` {{name: e[0]}}) ON CREATE SET n.type = e[1], n.namespace = $ns",
         rows=ends, ns=self.namespace)
     by_type: dict[str, list[dict]] = {}
     for t in triples: by_type.setdefault(rel_type(t.relation), []).append(t.__dict__)
-    for rt, rows in by_type.items():  # one statement per relationship type; rel_type gives A-Z0-9_ only, the rest are parameters
+    # one statement per relationship type; rel_type gives A-Z0-9_ only, the rest are parameters
+    for rt, rows in by_type.items():
         self.driver.execute_query(
             f"UNWIND $rows AS t MATCH (a:`{self.label}` {{name: t.subject}}), (b:`{self.label}` {{name: t.object}}) "
             f"MERGE (a)-[r:`{rt}` {{chunk_id: t.chunk_id, relation: t.relation}}]->(b)", rows=rows)
@@ -400,10 +419,10 @@ def ingest(self: Neo4jGraphStore, chunks: Iterable) -> dict:
     return {"documents": len(ds), **self.counts(), "failed_chunks": failures}
 
 # %% ../nbs/lib/stores.ipynb #7e3dfcdf
-CYPHER_PROMPT = ("Task: write one Cypher query that reads a graph database to answer the question.\n"
-                 "Use only the node label, properties and relationship types in the schema; match names in lower case "
-                 "(CONTAINS works for partial names); return names, relations and types; no explanations, only the query.\n"
-                 "Schema:\n{schema}\n\nQuestion: {question}\nCypher query:")
+CYPHER_PROMPT = ("Task: write one Cypher query that reads a graph database to answer the question.\nUse only the node "
+                 "label, properties and relationship types in the schema; match names in lower case (CONTAINS works "
+                 "for partial names); return names, relations and types; no explanations, only the "
+                 "query.\nSchema:\n{schema}\n\nQuestion: {question}\nCypher query:")
 RETRY_NOTE = "\n\nA previous query failed.\nQuery: {query}\nError: {error}\nWrite a corrected query."
 
 @patch
@@ -416,7 +435,8 @@ def cypher_answer(self: Neo4jGraphStore, question: str, llm: LLM | None = None, 
     tried, rows, ask = [], None, question
     try:
         chain = GraphCypherQAChain.from_llm(llm=DallmChatModel(llm=llm, max_tokens=200), graph=g, validate_cypher=True,
-                                            cypher_prompt=PromptTemplate.from_template(CYPHER_PROMPT), return_direct=True,
+                                            cypher_prompt=PromptTemplate.from_template(CYPHER_PROMPT),
+                                            return_direct=True,
                                             allow_dangerous_requests=True, return_intermediate_steps=True, top_k=10)
         chain.graph_schema = g.schema
         for _ in range(attempts):
@@ -442,7 +462,8 @@ def cypher_answer(self: Neo4jGraphStore, question: str, llm: LLM | None = None, 
 @patch
 def answer(self: Neo4jGraphStore, question: str, llm: LLM | None = None, k: int = 4) -> Answer:
     "The shared traversal (`neo4j_graph`) or LLM-written Cypher (`neo4j_cypher`; `k` is not used, at most 10 rows)."
-    return GraphAnswering.answer(self, question, llm, k) if self.mode == "traversal" else self.cypher_answer(question, llm)
+    if self.mode == "traversal": return GraphAnswering.answer(self, question, llm, k)
+    return self.cypher_answer(question, llm)
 
 # %% ../nbs/lib/stores.ipynb #da63a85d
 STORE_KINDS = {  # kind -> builder(namespace, llm, embeddings, hybrid, settings)
@@ -474,8 +495,9 @@ def make_store(kind: str, # one of `STORE_KINDS`
               ) -> Store:
     "An empty store of the given kind."
     if kind not in STORE_KINDS:
-        raise InputError(f"unknown store {kind!r}; use one of {list(STORE_KINDS)}" + (
-            " (the authors' chains paper_* register when dallm.authors is imported)" if kind.startswith("paper_") else ""))
+        hint = " (the authors' chains paper_* register when dallm.authors is imported)"
+        if not kind.startswith("paper_"): hint = ""
+        raise InputError(f"unknown store {kind!r}; use one of {list(STORE_KINDS)}{hint}")
     return STORE_KINDS[kind](namespace, llm, embeddings, hybrid, settings)
 
 # %% ../nbs/lib/stores.ipynb #86d11aa5

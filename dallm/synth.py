@@ -47,7 +47,8 @@ class SynthSpec:
 
     @property
     def true_prevalence(self) -> np.ndarray:
-        "True prevalence giving the observed one after readers: (observed - fp) / (detect - fp); about .23/.24/.21/.18/.16."
+        """True prevalence giving the observed one after readers: (observed - fp) / (detect - fp); about
+        .23/.24/.21/.18/.16."""
         o, d, f = (np.asarray(x) for x in (self.observed_prevalence, self.p_detect, self.p_false_positive))
         return (o - f) / (d - f)
     vital_mean: tuple = (98.15, 86, 18.0, 97.6, 133, 73)  # order of VITALS (see below)
@@ -186,13 +187,15 @@ _HEDGED = {
     "pulmonary_edema": ["Possible mild pulmonary edema.", "Questionable mild interstitial edema."],
 }
 _NEG = {
-    "enlarged_cardiac_silhouette": ["Heart size is normal.", "The cardiomediastinal silhouette is within normal limits."],
+    "enlarged_cardiac_silhouette": ["Heart size is normal.",
+                                    "The cardiomediastinal silhouette is within normal limits."],
     "atelectasis": ["No atelectasis."],
     "pleural_abnormality": ["No pleural effusion.", "No pleural effusion or pneumothorax."],
     "consolidation": ["No focal consolidation.", "There is no focal airspace consolidation."],
     "pulmonary_edema": ["No pulmonary edema.", "No evidence of pulmonary edema."],
 }
-_DEVICES = ["A right internal jugular catheter terminates in the mid SVC.", "Left chest wall pacemaker leads are unchanged.",
+_DEVICES = ["A right internal jugular catheter terminates in the mid SVC.",
+            "Left chest wall pacemaker leads are unchanged.",
             "An endotracheal tube terminates 4 cm above the carina.", "A nasogastric tube courses below the diaphragm."]
 _INDICATIONS = {"Dyspnea": "shortness of breath", "Chest pain": "chest pain", "Cough": "cough, evaluate for pneumonia",
                 "Fever": "fever", "Weakness": "weakness", "Abd pain": "abdominal pain", "s/p Fall": "fall",
@@ -235,7 +238,8 @@ def write_report(truth: np.ndarray, # 5 booleans, order of LESIONS
     lines = ["                                 FINAL REPORT", f" EXAMINATION:  {exam}", ""]
     if rng.random() < 0.9:
         lines += [f" INDICATION:  ___ year old {who} with {_INDICATIONS.get(complaint, 'dyspnea')}.", ""]
-    if rng.random() < 0.4: lines += [f" TECHNIQUE:  {'Portable AP' if view == 'AP' else 'PA and lateral'} chest radiograph.", ""]
+    if rng.random() < 0.4: lines += [f" TECHNIQUE:  {'Portable AP' if view == 'AP' else 'PA and lateral'} chest "
+                                     "radiograph.", ""]
     if rng.random() < 0.7: lines += [f" COMPARISON:  {rng.choice(['None.', 'Chest radiograph ___.', '___'])}", ""]
     has_findings = rng.random() < 0.9
     if has_findings and findings: lines += [" FINDINGS:", "", " " + " ".join(findings), ""]
@@ -373,13 +377,16 @@ def _stays_table(im, rng) -> pd.DataFrame:
     decoy = decoy.assign(intime=decoy["intime"] - shift, outtime=decoy["outtime"] - shift)
     decoy["stay_id"] = _fresh_ids(rng, len(decoy), set(stays["stay_id"]))
     stays = pd.concat([stays, decoy], ignore_index=True)
-    stays = stays.assign(hadm_id=np.where(rng.random(len(stays)) < 0.6, rng.integers(20_000_000, 30_000_000, len(stays)),
+    stays = stays.assign(hadm_id=np.where(rng.random(len(stays)) < 0.6,
+                                          rng.integers(20_000_000, 30_000_000, len(stays)),
                                           np.nan),
-                         race=rng.choice(["WHITE", "BLACK/AFRICAN AMERICAN", "HISPANIC/LATINO", "ASIAN", "OTHER"], len(stays)),
+                         race=rng.choice(["WHITE", "BLACK/AFRICAN AMERICAN", "HISPANIC/LATINO", "ASIAN", "OTHER"],
+                                         len(stays)),
                          arrival_transport=rng.choice(["WALK IN", "AMBULANCE", "UNKNOWN"], len(stays)),
                          disposition=rng.choice(["ADMITTED", "HOME", "TRANSFER"], len(stays)))
     for c in ("intime", "outtime"): stays[c] = stays[c].dt.strftime("%Y-%m-%d %H:%M:%S")
-    return stays[["subject_id", "hadm_id", "stay_id", "intime", "outtime", "gender", "race", "arrival_transport", "disposition"]]
+    return stays[["subject_id", "hadm_id", "stay_id", "intime", "outtime", "gender", "race", "arrival_transport",
+                  "disposition"]]
 
 def _reflacx_tables(rd, tidy, rel, phase, rng) -> dict[str, pd.DataFrame]:
     "REFLACX: one file per phase; phase 1 splits pleural abnormality into effusion and thickening."
@@ -400,12 +407,14 @@ def _reflacx_tables(rd, tidy, rel, phase, rng) -> dict[str, pd.DataFrame]:
             pl = cols.pop("Pleural abnormality")
             thick = pd.Series(rng.random(len(tidy)) < 0.15, index=tidy.index)
             cols["Pleural effusion"], cols["Pleural thickening"] = pl.where(~thick), pl.where(thick)
-        out[f"reflacx/main_data/metadata_phase_{p}.csv"] = base.assign(**cols, **{c: np.nan for c in _OTHER_REFLACX})[sel].reset_index(drop=True)
+        meta = base.assign(**cols, **{c: np.nan for c in _OTHER_REFLACX})[sel].reset_index(drop=True)
+        out[f"reflacx/main_data/metadata_phase_{p}.csv"] = meta
     return out
 
 # %% ../nbs/lib/synth.ipynb #fcb7b0bb
 def _raw_tables(im, rd, tidy, raw, tri, has_triage, labels, rel, phase, seed) -> dict[str, pd.DataFrame]:
-    "Every raw file of the export, by its path: MIMIC-CXR(-JPG), MIMIC-IV(-ED), REFLACX and the authors' pre-joined table."
+    """Every raw file of the export, by its path: MIMIC-CXR(-JPG), MIMIC-IV(-ED), REFLACX and the authors' pre-joined
+    table."""
     rng = stream(seed, "ids")
     dt = im["study_datetime"]
     study_time = dt.dt.hour * 10000 + dt.dt.minute * 100 + dt.dt.second + (dt.dt.microsecond // 1000) / 1000
