@@ -60,6 +60,7 @@ def augmented_coverage(folder: Path | str, # folder of augmented tables (*.parqu
         if used: common &= ids
     return pd.DataFrame(rows, columns=["table", "readings", "used", "why not"]), sorted(common)
 
+# %% ../nbs/04_evaluate.ipynb #7bd4a0ec
 def load_augmented(folder: Path | str, df: pd.DataFrame, seed: int = 0,
                    only: list[str] | None = None) -> dict[str, pd.DataFrame]:
     """Augmented tables `<folder>/*.parquet|*.csv` (those named in `only`, default all) on the cohort's readings, joined
@@ -232,6 +233,7 @@ def _fit_split(Xa, Y, groups, split, model, params, seed, tabnet_max_epochs, pro
     return (pd.DataFrame(P, columns=LESION_KEYS).assign(repeat=r, fold=k, pos=te), m.feature_importances_,
             [f"repeat {r} fold {k}: {e}" for e in m.events_], m.epochs_, m.steps_)
 
+# %% ../nbs/04_evaluate.ipynb #f52f3327
 def cross_validate(X: pd.DataFrame, Y: np.ndarray, groups: np.ndarray, splits: list, model: str, *, feature_set: str,
                    protocol: str, params: str = "stated", seed: int = 0, tabnet_max_epochs: int = 1000,
                    n_jobs: int = 2, # parallel fits (processes); each fit then uses one thread

@@ -122,6 +122,7 @@ def paper_value(llm: LLM, row: pd.Series, feature: str, template: str, rng: tupl
             if (v := _paper_accept(o, feature, rng)) is not None: return dict(value=v, raw=o, samples=used, reason="")
     return dict(value=np.nan, raw=first, samples=used, reason=f"no sample inside the observed range in {used}")
 
+# %% ../nbs/01_experiment1_mse.ipynb #4ca5be6f
 def values_paper(llm: LLM, rows: pd.DataFrame, ranges: dict, templates: list[str] = ("report", "plain"),
                  rounds: list[int] = (1, 5, 25, 50), *, temperature: float = 0.1, seed: int = 0,
                  local_temperature: float = 1.0) -> pd.DataFrame:

@@ -342,10 +342,8 @@ def chat(self: OpenAIBackend, messages: list[dict], schema: dict | None, d: dict
     def ask_json():
         if schema is None: return
         mode = self.json_mode
-        kw["response_format"] = ({"type": "json_object"} if mode == "json_object" else
-                                 {"type": "json_schema",
-                                  "json_schema": {"name": "answer", "schema": schema, "strict": False}})
-        # json_object: schema in the prompt
+        strict = {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema, "strict": False}}
+        kw["response_format"] = {"type": "json_object"} if mode == "json_object" else strict
         kw["messages"] = schema_in_prompt(messages, schema) if mode == "json_object" else messages
     ask_json()
     out, retries, malformed = [], 0, 0

@@ -124,6 +124,7 @@ class Ledger:
         "The counts as a plain dict."
         return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
 
+# %% ../nbs/lib/llm_cache.ipynb #7c400089
 def ledger_frame(llms: Iterable, # objects with a `.ledger` (e.g. `dallm.llm.LLM`)
                 ) -> pd.DataFrame:
     "One row per model: calls, cache hits, tokens, seconds, cost, retries and failures."

@@ -138,6 +138,7 @@ def _evaluated(self: PlanLLM, ids: list[int]) -> int:
     self._kv = ids
     return len(ids) - min(same, len(ids) - 1)  # llama.cpp evaluates at least the last token again
 
+# %% ../nbs/lib/plan.ipynb #cffa7c33
 @patch
 def sample(self: PlanLLM, prompt: str, n: int, system: str | None = None, **decoding) -> list[str]:
     "Local models: `n` completions with seeds seed..seed+n-1, recorded as one row (their cache keys checked at once)."
@@ -207,6 +208,7 @@ def _models(names: list[str], settings: Settings, cache, fill: float) -> dict[st
     spec = lambda n: resolve_spec(settings.llm if n in ("", "default") else n, reg)
     return {n: PlanLLM(spec(n), cache, settings, fill) for n in names}
 
+# %% ../nbs/lib/plan.ipynb #c0a49a31
 def plan_experiment1(p: dict, # the profile's 01_experiment1_mse parameters
                      df: pd.DataFrame, recorded: pd.DataFrame, settings: Settings, cache, *, fill: float = 0.6,
                     ) -> list[PlanLLM]:

@@ -98,8 +98,7 @@ def run_experiment2(docs: list[Document], # the corpus (from 00_ingest)
                     settings: Settings | None = None,
                     scope: dict | None = None, # the models after the first run only these configs / stores
                     rerank: bool = False, # top-1 by MiniLM re-ranking
-                    # the authors' chains (paper_*) only on these configurations (empty: all)
-                    paper_configs: list[str] = (),
+                    paper_configs: list[str] = (), # the authors' chains only on these configurations (empty: all)
                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
     "All answers (one row per model, lesion, configuration, store, question) and the store build log."
     bad = set(lesions) - set(LESION_QUERIES)
@@ -112,19 +111,17 @@ def run_experiment2(docs: list[Document], # the corpus (from 00_ingest)
         cc = [ch for ch in chunks if ch.doc_id in ids]
         ns = namespace_for(profile, s, [ch.id for ch in cc], m if s in MODEL_BOUND else "")
         shared = built.get((READS_FROM[s], ns)) if s in READS_FROM else None
-        # read what the base store wrote; do not build it twice
-        if (s, ns) not in built and shared and shared[0] is not None:
+        entry = {"llm": m, "store": s, "config": c, "namespace": ns, "documents": len(cd), "chunks": len(cc)}
+        if (s, ns) not in built and shared and shared[0] is not None:  # read the base store's data: no second build
             built[s, ns] = (make_store(s, ns, llms[m], embeddings, hybrid, settings=settings), 0.0,
                             f"reads the {READS_FROM[s]} store's data")
-            log.append({"llm": m, "store": s, "config": c, "namespace": ns, "documents": len(cd), "chunks": len(cc),
-                        "ingest_s": 0.0, "status": "ok", "reason": built[s, ns][2]})
+            log.append({**entry, "ingest_s": 0.0, "status": "ok", "reason": built[s, ns][2]})
         if (s, ns) not in built:
             try:
                 st, secs = build_store(s, cc, llms[m], embeddings, ns, hybrid=hybrid, settings=settings)
                 built[s, ns] = (st, secs, st.note())  # e.g. the triples the authors' merge kept
             except InputError as e: built[s, ns] = (None, np.nan, str(e))  # e.g. Neo4j unreachable: the others go on
-            log.append({"llm": m, "store": s, "config": c, "namespace": ns, "documents": len(cd), "chunks": len(cc),
-                        "ingest_s": built[s, ns][1], "status": "ok" if built[s, ns][0] else "not run",
+            log.append({**entry, "ingest_s": built[s, ns][1], "status": "ok" if built[s, ns][0] else "not run",
                         "reason": built[s, ns][2]})
         store, _, why = built[s, ns]
         qs = [tmpl.format(lesion=LESION_QUERIES[l]) for _, tmpl, _ in RETRIEVAL_QUESTIONS]

@@ -110,23 +110,28 @@ def _completion(body: dict, chat: bool, malformed: bool = False, rid: str = "sim
             "model": body.get("model", "sim"), "choices": choices,
             "usage": {"prompt_tokens": pt, "completion_tokens": ct, "total_tokens": pt + ct}}
 
-# %% ../nbs/lib/sim_endpoint.ipynb #9d372969
-def make_app(config: SimConfig | None = None):
-    "The simulated endpoint as a Starlette application."
-    from starlette.applications import Starlette
-    from starlette.responses import JSONResponse, Response
-    from starlette.routing import Route
-    cfg = config or SimConfig()
-    rng, t0 = random.Random(cfg.seed), time.monotonic()
-    stats: dict = {"requests": 0, "outcomes": Counter(), "arrivals": [], "in_flight": 0, "max_in_flight": 0}
-    bodies: set[str] = set()  # distinct request bodies: requests - distinct = the same request sent again
-
-    class Dropped(Response):  # headers and half an answer, then the connection closes
+# %% ../nbs/lib/sim_endpoint.ipynb #89e9134d
+def _dropped():
+    "A response that sends its headers and half an answer, then closes the connection."
+    from starlette.responses import Response
+    class Dropped(Response):
         async def __call__(self, scope, receive, send):
             await send({"type": "http.response.start", "status": 200,
                         "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")]})
             await send({"type": "http.response.body", "body": b'{"id": "chatcmpl-sim", "choices": [{"ind',
                         "more_body": True})
+    return Dropped()
+
+# %% ../nbs/lib/sim_endpoint.ipynb #9d372969
+def make_app(config: SimConfig | None = None):
+    "The simulated endpoint as a Starlette application."
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+    cfg = config or SimConfig()
+    rng, t0 = random.Random(cfg.seed), time.monotonic()
+    stats: dict = {"requests": 0, "outcomes": Counter(), "arrivals": [], "in_flight": 0, "max_in_flight": 0}
+    bodies: set[str] = set()  # distinct request bodies: requests - distinct = the same request sent again
 
     async def completions(request, chat: bool):
         raw = await request.body()
@@ -146,7 +151,7 @@ def make_app(config: SimConfig | None = None):
             if fault in ("500", "503"):
                 return JSONResponse({"error": {"message": f"simulated {fault}", "type": "server_error"}}, int(fault))
             if fault == "slow": await asyncio.sleep(cfg.slow_s)
-            if fault == "drop": return Dropped()
+            if fault == "drop": return _dropped()
             return JSONResponse(_completion(body, chat, malformed=fault == "malformed", rid=f"sim-{stats['requests']}"))
         finally: stats["in_flight"] -= 1
 

@@ -344,8 +344,7 @@ def _read_only_graph(settings: Settings | None, ns: str):
 
 # %% ../nbs/lib/stores.ipynb #92ecba39
 class Neo4jGraphStore(GraphAnswering):
-    """Typed triples in Neo4j, answered by the shared traversal (`mode='traversal'`) or by LLM-written Cypher
-    (`'cypher'`)."""
+    "Typed triples in Neo4j, answered by the shared traversal (mode 'traversal') or by LLM-written Cypher ('cypher')."
     def __init__(self, llm: LLM, namespace: str = "default", settings: Settings | None = None, embeddings=None,
                  mode: str = "traversal"):
         from dallm.neo4j_server import driver
@@ -378,16 +377,18 @@ class Neo4jGraphStore(GraphAnswering):
         return {r["chunk_id"]: r for r in rows}
 
     def rel_types(self) -> list[str]:
-        return [r["t"] for r in self.read(f"MATCH (:`{self.label}`)-[r]->(:`{self.label}`) RETURN DISTINCT type(r) AS "
-                                          "t ORDER BY t")]
+        q = f"MATCH (:`{self.label}`)-[r]->(:`{self.label}`) RETURN DISTINCT type(r) AS t ORDER BY t"
+        return [r["t"] for r in self.read(q)]
 
     def counts(self) -> dict:
         return self.read(f"MATCH (n:`{self.label}`) OPTIONAL MATCH (n)-[r]->(:`{self.label}`) "
                          "RETURN count(DISTINCT n) AS nodes, count(r) AS edges")[0]
 
-    def clear(self) -> None:
-        "Delete this namespace's entities and sources (and nothing else)."
-        for lab in (self.label, self.source_label): self.driver.execute_query(f"MATCH (n:`{lab}`) DETACH DELETE n")
+# %% ../nbs/lib/stores.ipynb #f02893cc
+@patch
+def clear(self: Neo4jGraphStore) -> None:
+    "Delete this namespace's entities and sources (and nothing else)."
+    for lab in (self.label, self.source_label): self.driver.execute_query(f"MATCH (n:`{lab}`) DETACH DELETE n")
 
 # %% ../nbs/lib/stores.ipynb #14e5a930
 @patch
@@ -459,6 +460,7 @@ def cypher_answer(self: Neo4jGraphStore, question: str, llm: LLM | None = None, 
     text = rag_answer(llm, question, ctx) if rows else "I don't know"
     return Answer(question, text, ctx, [], time.perf_counter() - t0, meta=meta)
 
+# %% ../nbs/lib/stores.ipynb #bdfce9be
 @patch
 def answer(self: Neo4jGraphStore, question: str, llm: LLM | None = None, k: int = 4) -> Answer:
     "The shared traversal (`neo4j_graph`) or LLM-written Cypher (`neo4j_cypher`; `k` is not used, at most 10 rows)."
