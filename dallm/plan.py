@@ -67,6 +67,7 @@ class PlanLLM(LLM):
         except LLMUnavailable: self._ident = {"backend": spec.backend, "model": spec.model, "weights": "missing"}
         self._vocab, self._in_cache = None, spec.model in cache.models()  # never run: no key worth looking up
         self._planned: set[str] = set()
+        self._kv, self._fmt = [], None  # the prompt llama.cpp evaluated last; the chat template, compiled once
         if spec.backend == "llamacpp" and "weights" not in self._ident:
             try: self._vocab = _gguf_vocab(str(gguf_path(spec, self.settings)))
             except (ImportError, LLMUnavailable): self._vocab = None
@@ -105,9 +106,10 @@ def prompt_ids(self: PlanLLM, payload: dict) -> list[int] | None:
     elif not self.spec.chat: text, special = "\n\n".join(m["content"] for m in msgs) + "\n", False
     elif template := v.metadata.get("tokenizer.chat_template"):
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-        fmt = Jinja2ChatFormatter(template=template, eos_token=v._model.token_get_text(v.token_eos()),
-                                  bos_token=v._model.token_get_text(v.token_bos()))
-        text, special = fmt(messages=msgs).prompt, True
+        tok = lambda t: v._model.token_get_text(t)
+        self._fmt = self._fmt or Jinja2ChatFormatter(template=template, eos_token=tok(v.token_eos()),
+                                                     bos_token=tok(v.token_bos()))
+        text, special = self._fmt(messages=msgs).prompt, True
     else: return None
     return v.tokenize(text.encode(), add_bos=False, special=special)
 
@@ -133,7 +135,7 @@ def _call(self: PlanLLM, kind: str, payload: dict, decoding: dict, run) -> Compl
 def _evaluated(self: PlanLLM, ids: list[int]) -> int:
     """Of a prompt sent to llama.cpp, the tokens it evaluates: those after the prefix shared with the prompt it
     evaluated last."""
-    last = self.__dict__.get("_kv", [])
+    last = self._kv
     same = next((i for i, (a, b) in enumerate(zip(ids, last)) if a != b), min(len(ids), len(last)))
     self._kv = ids
     return len(ids) - min(same, len(ids) - 1)  # llama.cpp evaluates at least the last token again
