@@ -58,6 +58,59 @@ def _mapped_cpu_libraries() -> list[str]:
     if not maps.exists(): return []
     return sorted({Path(l.split()[-1]).name for l in maps.read_text().splitlines() if "libggml-cpu" in l})
 
+# %% ../nbs/lib/llm_backends.ipynb #823358ab
+_VARIANT_ORDER = ["x64", "haswell", "skylakex", "icelake", "zen4", "sapphirerapids"]  # each needs all of the one before
+_PROBE = ("import json, os, sys; from dallm.llm_backends import llama_cpu_backend as b, _probe_eval; "
+          "print(json.dumps(b()), flush=True); _probe_eval()")
+
+def _probe_eval():
+    "In a child process: a 300-token prompt and a few decode steps of the smallest model on the loaded backend."
+    from llama_cpp import Llama
+    from .config import get_settings
+    from .llm_registry import load_registry
+    llm = Llama(model_path=str(gguf_path(load_registry()["smollm2"], get_settings())), n_ctx=512, verbose=False,
+                **llama_kwargs(2))
+    llm.create_completion("The lungs are clear. " * 60, max_tokens=4, temperature=0.0)
+
+def _probe(env_variant: str | None) -> tuple[int, str]:
+    "(exit code, variant loaded) of the probe in a fresh process (a crash there cannot take this one down)."
+    import subprocess
+    import sys
+    env = {k: v for k, v in os.environ.items() if k != "DALLM_LLAMA_CPU_VARIANT"}
+    env.update(DALLM_LLAMA_CPU_PROBE="0", **({"DALLM_LLAMA_CPU_VARIANT": env_variant} if env_variant else {}))
+    p = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True, env=env, timeout=600)
+    first = (p.stdout.strip().splitlines() or ["{}"])[0]
+    return p.returncode, json.loads(first).get("variant", "") if first.startswith("{") else ""
+
+# %% ../nbs/lib/llm_backends.ipynb #e5d80002
+def _working_variant(variants: list[str]) -> str | None:
+    """The variant to load instead of ggml's own pick when that one stops on an illegal instruction here (an instruction
+    set the processor advertises but the machine does not run, as AMX in some virtual machines); None when ggml's pick
+    runs, or when the probe cannot tell (no model installed). Probed once per machine and build, in child processes;
+    the answer is kept in ~/.cache/dallm. DALLM_LLAMA_CPU_PROBE=0 skips it."""
+    if os.environ.get("DALLM_LLAMA_CPU_PROBE", "1") == "0" or len(variants) < 2: return None
+    import hashlib
+    import llama_cpp
+    cpu = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    model = next((l for l in cpu.splitlines() if l.startswith("model name")), "")
+    flags = next((l for l in cpu.splitlines() if l.startswith("flags")), "")
+    key = hashlib.sha256(f"{model}|{flags}|{variants}|{llama_cpp.__version__}".encode()).hexdigest()[:16]
+    store = Path.home() / ".cache" / "dallm" / "llama-cpu-probe.json"
+    known = json.loads(store.read_text()) if store.is_file() else {}
+    if key in known: return known[key] or None
+    rc, picked = _probe(None)
+    if rc >= 0: chosen = ""                      # it ran (0), or failed for another reason (no verdict: keep ggml's)
+    else:                                        # killed by a signal: try the variants below the one that crashed
+        below = [v for v in reversed(_VARIANT_ORDER) if v in variants and
+                 (picked not in _VARIANT_ORDER or _VARIANT_ORDER.index(v) < _VARIANT_ORDER.index(picked))]
+        chosen = next((v for v in below if _probe(v)[0] == 0), "")
+    if rc <= 0:
+        store.parent.mkdir(parents=True, exist_ok=True)
+        tmp = store.with_suffix(f".{os.getpid()}.tmp")   # processes probing at once each write whole files
+        tmp.write_text(json.dumps({**known, key: chosen}))
+        os.replace(tmp, store)
+    return chosen or None
+
 # %% ../nbs/lib/llm_backends.ipynb #67085400
 @functools.lru_cache(maxsize=1)
 def llama_cpu_backend() -> dict:
@@ -66,6 +119,8 @@ def llama_cpu_backend() -> dict:
     lib_dir = Path(llama_cpp.__file__).parent / "lib"
     variants = sorted(re.sub(r"^libggml-cpu-|\.so$", "", p.name) for p in lib_dir.glob("libggml-cpu-*.so"))
     g, load_dir, forced = _libggml(), lib_dir, os.environ.get("DALLM_LLAMA_CPU_VARIANT")
+    fallback = None if forced or g.ggml_backend_reg_count() else _working_variant(variants)
+    forced = forced or fallback
     if forced:  # one variant only, e.g. to time x64 against haswell on one machine
         if forced not in variants:
             raise InputError(f"DALLM_LLAMA_CPU_VARIANT={forced}: no such variant in {lib_dir} "
@@ -86,6 +141,7 @@ def llama_cpu_backend() -> dict:
         variant = re.sub(r"^libggml-cpu-?|\.so$", "", mapped[0]) or "portable (libggml-cpu.so)"
     else: variant = "unknown"
     summary = f"{variant} (of {', '.join(variants)})" if variants else variant
+    if fallback: summary += " (ggml's own pick stopped on an illegal instruction on this machine: probed)"
     return {"variant": variant, "variants": variants, "dynamic": dynamic, "library": mapped[0] if mapped else None,
             "summary": f"{summary}; llama-cpp-python {llama_cpp.__version__}"}
 
