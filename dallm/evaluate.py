@@ -26,16 +26,17 @@ from .cohort import LABEL_COLS, LESIONS, VITALS, split_paper
 from .config import InputError
 from .models import LESION_KEYS, MODEL_NAMES, MultiLabelModel
 from .pipeline import save_figure
-from .stats import bootstrap_ci, bootstrap_diff, corrected_ttest, delong_test, holm, micro_metric
+from .stats import (EQUIVALENCE_MARGIN, bootstrap_ci, corrected_t_interval, corrected_ttest, fold_bootstrap,
+                    fold_metric, holm, verdict)
 
 # %% auto #0
-__all__ = ['KEYWORD_TERMS', 'TRAIN_AUGMENT', 'REFERENCE_PREDICTORS', 'PAPER_TABLE4', 'RATING_COLUMNS', 'augmented_coverage',
-           'load_augmented', 'augmentation_gap', 'original_features', 'keyword_features', 'check_features',
-           'paper_rows', 'paper_splits', 'clean_splits', 'multilabel_metrics', 'paper_metrics', 'CVResult',
-           'cross_validate', 'run_grid', 'reference_cv', 'predictions_frame', 'n_relevant', 'score', 'table4',
-           'tabnet_note', 'per_lesion_table', 'parse_contrasts', 'contrast_table', 'summary_text', 'Evaluation',
-           'evaluate_feature_sets', 'lesion_importance', 'n_relevant_table', 'plot_top_features', 'example_ratings',
-           'read_ratings', 'relevance_groups', 'ratings_correlation', 'plot_relevance_panels']
+__all__ = ['KEYWORD_TERMS', 'TRAIN_AUGMENT', 'REFERENCE_PREDICTORS', 'PAPER_TABLE4', 'CLAIMS', 'RATING_COLUMNS',
+           'augmented_coverage', 'load_augmented', 'augmentation_gap', 'original_features', 'keyword_features',
+           'check_features', 'paper_rows', 'paper_splits', 'clean_splits', 'multilabel_metrics', 'paper_metrics',
+           'CVResult', 'cross_validate', 'run_grid', 'reference_cv', 'predictions_frame', 'n_relevant', 'score',
+           'table4', 'tabnet_note', 'per_lesion_table', 'parse_contrasts', 'contrast_table', 'summary_text',
+           'Evaluation', 'evaluate_feature_sets', 'lesion_importance', 'n_relevant_table', 'plot_top_features',
+           'example_ratings', 'read_ratings', 'relevance_groups', 'ratings_correlation', 'plot_relevance_panels']
 
 # %% ../nbs/04_evaluate.ipynb #68ad95e7
 def _augmented_tables(folder: Path | str):
@@ -135,7 +136,9 @@ def check_features(X: pd.DataFrame, # candidate feature table (index or column r
 
 # %% ../nbs/04_evaluate.ipynb #43a3b7d8
 # feature set -> how its training rows are used
-TRAIN_AUGMENT = {"original_smote": "smote", "original_noise": "noise", "original_per_lesion": "per_lesion"}
+TRAIN_AUGMENT = {"original_smote": "smote", "original_noise": "noise", "original_per_lesion": "per_lesion",
+                 # the augmented features on SMOTE's per-lesion models: the SMOTE claim with one structure on both sides
+                 "clean_augmented_per_lesion": "per_lesion"}
 
 # %% ../nbs/04_evaluate.ipynb #2051ea60
 def paper_rows(df: pd.DataFrame, n_no_finding: int = 100, seed: int = 0) -> np.ndarray:
@@ -339,10 +342,52 @@ def _oof(res: CVResult, n: int) -> np.ndarray:
     out[P.index.to_numpy()] = P.to_numpy()
     return out
 
+def _fold_rows(a: CVResult, b: CVResult | None, Y: np.ndarray, groups: np.ndarray) -> tuple:
+    """The (repeat, fold, reading) rows both fits predicted: labels, a's and b's probabilities (b None: None), test-fold
+    id, patient, reading position."""
+    key = ["repeat", "fold", "pos"]
+    A = a.preds.set_index(key)[LESION_KEYS].dropna()
+    B = None if b is None else b.preds.set_index(key)[LESION_KEYS].dropna()
+    idx = A.index if B is None else A.index.intersection(B.index)
+    pos = idx.get_level_values("pos").to_numpy()
+    folds = idx.get_level_values("repeat").to_numpy() * 10_000 + idx.get_level_values("fold").to_numpy()
+    return (Y[pos], A.loc[idx].to_numpy(float), None if B is None else B.loc[idx].to_numpy(float), folds, groups[pos],
+            pos)
+
 def n_relevant(imp: np.ndarray, features: list[str]) -> int:
     "Features more important than the `dummy` column (the paper's #Rel. features)."
     return int((imp > imp[features.index("dummy")]).sum()) if "dummy" in features else np.nan
 
+# %% ../nbs/04_evaluate.ipynb #f4b69314
+def _fold_aurocs(r: CVResult, Y, groups, n_boot, seed) -> dict:
+    "AUROCs within each test fold, averaged over folds: micro with its patient-bootstrap interval, macro, per lesion."
+    Yr, P, _, folds, g, _ = _fold_rows(r, None, Y, groups)
+    mic = fold_bootstrap(Yr, P, None, folds, g, "auroc", n_boot=n_boot, seed=seed)
+    mac = fold_bootstrap(Yr, P, None, folds, g, "auroc_macro", n_boot=n_boot, seed=seed)
+    rec = {"auroc": mic["d"], "auroc_lo": mic["lo"], "auroc_hi": mic["hi"], "auroc_macro": mac["d"],
+           "auroc_macro_lo": mac["lo"], "auroc_macro_hi": mac["hi"]}
+    for j, l in enumerate(LESION_KEYS):
+        per = fold_metric(Yr[:, [j]], P[:, [j]], folds)
+        rec[f"auroc_{l}"] = float(np.nanmean(per)) if np.isfinite(per).any() else np.nan
+    return rec
+
+def _vs_original(r: CVResult, base: CVResult, Y, groups, n, n_boot, seed) -> dict:
+    "Micro AUROC (within folds) minus Original's with its patient bootstrap; per lesion, Holm over the five; F1 t-test."
+    Yr, PA, PB, folds, g, _ = _fold_rows(r, base, Y, groups)
+    b = fold_bootstrap(Yr, PA, PB, folds, g, "auroc", n_boot=n_boot, seed=seed)
+    rec = {"d_auroc": b["d"], "d_auroc_lo": b["lo"], "d_auroc_hi": b["hi"], "p_auroc": b["p"]}
+    for j, l in enumerate(LESION_KEYS):
+        rec[f"p_auroc_{l}"] = fold_bootstrap(Yr[:, [j]], PA[:, [j]], PB[:, [j]], folds, g, n_boot=n_boot, seed=seed)["p"]
+    for l, ph in zip(LESION_KEYS, holm([rec[f"p_auroc_{l}"] for l in LESION_KEYS])): rec[f"p_holm_{l}"] = ph
+    f = lambda res: {(rr, k): f1_score(Y[g["pos"].to_numpy()].ravel(),
+                                       (g[LESION_KEYS].to_numpy() >= 0.5).ravel().astype(int), zero_division=0)
+                     for (rr, k), g in res.preds.groupby(["repeat", "fold"])}
+    f1s, f1b = f(r), f(base)
+    n_te = r.preds.groupby(["repeat", "fold"]).size().mean()
+    rec["p_f1_ttest"] = corrected_ttest([f1s[key] - f1b[key] for key in f1s], n - n_te, n_te)
+    return rec
+
+# %% ../nbs/04_evaluate.ipynb #1cb0b17b
 def _score_cell(r: CVResult, base: CVResult | None, Y, groups, n, n_boot, seed) -> dict:
     rec = {"protocol": r.protocol, "feature_set": r.feature_set, "model": r.model,
            "n_features": len(r.features) - ("dummy" in r.features),
@@ -354,24 +399,10 @@ def _score_cell(r: CVResult, base: CVResult | None, Y, groups, n, n_boot, seed) 
         return rec
     P = _oof(r, n)
     ok = ~np.isnan(P).any(1)
-    rec.update(multilabel_metrics(Y[ok], P[ok]))
-    for k in ("auroc", "f1"):
-        rec[f"{k}_lo"], rec[f"{k}_hi"] = bootstrap_ci(Y[ok], P[ok], groups[ok], k, n_boot, seed=seed)
-    if base is None: return rec
-    P0 = _oof(base, n)
-    rec["p_auroc_delong"] = delong_test(Y[ok].ravel(), P[ok].ravel(), P0[ok].ravel())[2]  # readings as independent
-    rec["d_auroc"], rec["d_auroc_lo"], rec["d_auroc_hi"], rec["p_auroc"] = bootstrap_diff(
-        Y[ok], P[ok], P0[ok], groups[ok], "auroc", n_boot=n_boot, seed=seed)  # clustered by patient
-    for j, l in enumerate(LESION_KEYS):
-        rec[f"p_auroc_{l}"] = bootstrap_diff(Y[ok, j], P[ok, j], P0[ok, j], groups[ok], "auroc", n_boot=n_boot,
-                                             seed=seed)[3]
-    for l, ph in zip(LESION_KEYS, holm([rec[f"p_auroc_{l}"] for l in LESION_KEYS])): rec[f"p_holm_{l}"] = ph
-    f = lambda res: {(rr, k): f1_score(Y[g["pos"].to_numpy()].ravel(),
-                                       (g[LESION_KEYS].to_numpy() >= 0.5).ravel().astype(int), zero_division=0)
-                     for (rr, k), g in res.preds.groupby(["repeat", "fold"])}
-    f1s, f1b = f(r), f(base)
-    n_te = r.preds.groupby(["repeat", "fold"]).size().mean()
-    rec["p_f1_ttest"] = corrected_ttest([f1s[key] - f1b[key] for key in f1s], n - n_te, n_te)
+    rec.update(multilabel_metrics(Y[ok], P[ok]))   # the threshold metrics: counts over readings, pooled
+    rec.update(_fold_aurocs(r, Y, groups, n_boot, seed))   # the AUROCs: within each test fold, then averaged
+    rec["f1_lo"], rec["f1_hi"] = bootstrap_ci(Y[ok], P[ok], groups[ok], "f1", n_boot, seed=seed)
+    if base is not None: rec.update(_vs_original(r, base, Y, groups, n, n_boot, seed))
     return rec
 
 # %% ../nbs/04_evaluate.ipynb #138b7a26
@@ -417,8 +448,9 @@ def table4(scores: pd.DataFrame, protocol: str = "clean") -> pd.DataFrame:
     if protocol == "clean":
         cols += ["precision", "f1", "recall"]
         s["auroc_95ci"] = [f"{lo:.3f}-{hi:.3f}" for lo, hi in zip(s["auroc_lo"], s["auroc_hi"])]
+        s["auroc_macro_95ci"] = [f"{lo:.3f}-{hi:.3f}" for lo, hi in zip(s["auroc_macro_lo"], s["auroc_macro_hi"])]
         s["p_value"] = s.get("p_auroc")  # clustered bootstrap of the AUROC difference over patients
-        cols += ["auroc_95ci", "d_auroc", "p_value", "p_auroc_delong", "p_f1_ttest", "labels_in_prompt"]
+        cols += ["auroc_95ci", "auroc_macro", "auroc_macro_95ci", "d_auroc", "p_value", "p_f1_ttest", "labels_in_prompt"]
         # made in paper mode: left out of the contrasts' summary
         s["labels_in_prompt"] = s["feature_set"].str.startswith("paper_")
     cols += ["n_rel"]
@@ -453,6 +485,34 @@ def per_lesion_table(scores: pd.DataFrame) -> pd.DataFrame:
             for r in s.itertuples() for l in LESION_KEYS]
     return pd.DataFrame(rows).round(4)
 
+# %% ../nbs/04_evaluate.ipynb #205992c7
+CLAIMS = pd.DataFrame([
+    ("the augmented features beat Original", "Table 4, Augmented vs Original", "clean_augmented vs original",
+     "the generated features added; same models"),
+    ("the ACK is vital (the ablation)", "Section 5.3 (5); Table 4, Ablation", "clean_augmented_expert vs clean_ablation",
+     "same columns (generated + expert), valued with vs without the ACK"),
+    ("the expert features add to the augmented ones", "Table 4, Augmented with expert input",
+     "clean_augmented_expert vs clean_augmented", "the expert features added; same ACK"),
+    ("augmentation beats SMOTE", "Section 5.3 (6)", "clean_augmented_per_lesion vs original_smote",
+     "the generated features vs SMOTE rows; one model per lesion on both sides"),
+    ("SMOTE itself (its control)", "-", "original_smote vs original_per_lesion", "SMOTE rows only; same columns and models"),
+    ("augmentation beats Gaussian noise", "Section 5.3 (6)", "clean_augmented vs original_noise",
+     "the generated features vs noisy rows; same models"),
+    ("noise itself (its control)", "-", "original_noise vs original", "noisy training rows only; same columns"),
+    ("beats a reader of the report's keywords", "not claimed (dallm's question)", "clean_augmented vs keywords",
+     "generated features vs 22 report keywords"),
+    ("beats a TF-IDF reader of the report", "not claimed (dallm's question)", "clean_augmented vs report_tfidf",
+     "generated features vs the report's words"),
+    ("beats a MiniLM reader of the report", "not claimed (dallm's question)", "clean_augmented vs report_minilm",
+     "generated features vs the report's embedding"),
+    ("adds to the keywords", "not claimed (dallm's question)", "clean_augmented+keywords vs keywords",
+     "the generated features added to the keywords"),
+    ("beats Original from the clinical context alone", "not claimed (dallm's question)",
+     "clean_augmented_nofindings vs original", "features valued without FINDINGS and IMPRESSION, added to Original"),
+    ("the gain comes from the finding text", "not claimed (dallm's question)",
+     "clean_augmented vs clean_augmented_nofindings", "same columns, valued with vs without the finding text"),
+], columns=["claim", "where", "contrast", "what differs"])
+
 # %% ../nbs/04_evaluate.ipynb #77aaaead
 def parse_contrasts(specs: list[str]) -> list[tuple[str, str]]:
     "'A vs B' strings (the profile's `contrasts`) -> (A, B) pairs."
@@ -464,31 +524,30 @@ def parse_contrasts(specs: list[str]) -> list[tuple[str, str]]:
         out.append(tuple(parts))
     return out
 
-def _fold_metric(res: CVResult, Y: np.ndarray, metric: str) -> dict:
-    folds = res.preds.groupby(["repeat", "fold"])
-    return {key: micro_metric(Y[g["pos"].to_numpy()], g[LESION_KEYS].to_numpy(), metric) for key, g in folds}
-
 def _contrast(a: CVResult, b: CVResult, Y, groups, n, n_boot, seed) -> dict:
-    Pa, Pb = _oof(a, n), _oof(b, n)
-    ok = ~(np.isnan(Pa).any(1) | np.isnan(Pb).any(1))
-    rec = {"auroc_macro": micro_metric(Y[ok], Pa[ok], "auroc_macro"),
-           "ref_auroc_macro": micro_metric(Y[ok], Pb[ok], "auroc_macro")}
-    rec["d_macro"], rec["d_macro_lo"], rec["d_macro_hi"], rec["p_boot"] = bootstrap_diff(
-        # no 2/(n_boot+1) floor: a family needs it
-        Y[ok], Pa[ok], Pb[ok], groups[ok], "auroc_macro", n_boot=n_boot, seed=seed, p_method="normal")
-    rec["d_micro"] = micro_metric(Y[ok], Pa[ok]) - micro_metric(Y[ok], Pb[ok])
-    fa, fb = _fold_metric(a, Y, "auroc_macro"), _fold_metric(b, Y, "auroc_macro")
-    keys = sorted(set(fa) & set(fb))
-    n_te = a.preds.groupby(["repeat", "fold"]).size().mean()
-    rec["p_ttest"] = corrected_ttest([fa[k] - fb[k] for k in keys], n - n_te, n_te) if keys else np.nan
-    return rec
+    "Macro AUROC (within folds) of a minus b: the patient bootstrap and the corrected t-test of the per-fold differences."
+    Yr, Pa, Pb, folds, g, pos = _fold_rows(a, b, Y, groups)
+    fa, fb = fold_metric(Yr, Pa, folds), fold_metric(Yr, Pb, folds)
+    bs = fold_bootstrap(Yr, Pa, Pb, folds, g, "auroc_macro", n_boot=n_boot, seed=seed)
+    mean = lambda v: float(np.nanmean(v)) if np.isfinite(v).any() else np.nan
+    diffs = (fa - fb)[np.isfinite(fa - fb)]
+    n_read, n_te = len(np.unique(pos)), len(pos) / max(len(np.unique(folds)), 1)
+    t_lo, t_hi = corrected_t_interval(diffs, n_read - n_te, n_te)
+    return {"readings": n_read, "folds_scored": len(diffs), "auroc_macro": mean(fa), "ref_auroc_macro": mean(fb),
+            "d_macro": bs["d"], "d_macro_lo": bs["lo"], "d_macro_hi": bs["hi"], "p_boot": bs["p"],
+            "d_macro_t_lo": t_lo, "d_macro_t_hi": t_hi,
+            "p_ttest": corrected_ttest(diffs, n_read - n_te, n_te) if len(diffs) >= 2 else np.nan,
+            "d_micro": mean(fold_metric(Yr, Pa, folds, "auroc")) - mean(fold_metric(Yr, Pb, folds, "auroc"))}
 
 # %% ../nbs/04_evaluate.ipynb #b2716f55
 def contrast_table(results: list[CVResult], df: pd.DataFrame, contrasts: list[str], n_boot: int = 1000, seed: int = 0,
                    *, n_jobs: int = 2, # contrasts computed in parallel processes
+                   alpha: float = 0.05, # family-wise level of the Holm adjustment
+                   margin: float = EQUIVALENCE_MARGIN, # macro AUROC: both intervals inside +-margin reads 'equivalent'
+                   min_readings: int | None = None, # below it no verdict (None: `dallm.stats.MIN_READINGS`)
                   ) -> pd.DataFrame:
-    """Every declared contrast for every model (clean protocol): macro AUROC difference, two P-values, Holm over the
-    family."""
+    """Every declared contrast for every model (clean protocol): macro AUROC difference within folds, the patient
+    bootstrap and the corrected t-test, each Holm-adjusted over the family, and the verdict in four words."""
     from joblib import Parallel, delayed
     Y, groups, n = df[LABEL_COLS].to_numpy(int), df["subject_id"].to_numpy(), len(df)
     by = {(r.feature_set, r.model): r for r in results if r.protocol == "clean"}
@@ -513,32 +572,38 @@ def contrast_table(results: list[CVResult], df: pd.DataFrame, contrasts: list[st
               else [_contrast(*args) for _, args in todo])
     for (i, _), st in zip(todo, stats_): rows[i].update(st)
     t = pd.DataFrame(rows)
-    for c in ("p_boot", "p_ttest", "in_family", "model", "ref_model", "d_macro"):
+    for c in ("p_boot", "p_ttest", "in_family", "model", "ref_model", "d_macro", "d_macro_lo", "d_macro_hi",
+              "d_macro_t_lo", "d_macro_t_hi", "readings"):
         if c not in t: t[c] = np.nan
     fam = t["in_family"].fillna(False).astype(bool) & t["p_boot"].notna()
     t["in_family"] = fam
     for c in ("p_boot", "p_ttest"):
         t[f"{c}_holm"] = np.nan
         t.loc[fam, f"{c}_holm"] = holm(t.loc[fam, c].to_numpy(float))
+    kw = {"alpha": alpha, "margin": margin, **({} if min_readings is None else {"min_readings": min_readings})}
+    t["verdict"] = [verdict(r.d_macro, [(r.d_macro_lo, r.d_macro_hi), (r.d_macro_t_lo, r.d_macro_t_hi)],
+                            [r.p_boot_holm, r.p_ttest_holm], r.readings, **kw) if f else ""
+                    for r, f in zip(t.itertuples(), fam)]
     return t
 
 # %% ../nbs/04_evaluate.ipynb #a7f0854f
-def summary_text(contrasts: pd.DataFrame, alpha: float = 0.05) -> str:
-    "Plain-language summary of the declared contrasts: significant only on the Holm-adjusted bootstrap P-value."
+def summary_text(contrasts: pd.DataFrame, alpha: float = 0.05, margin: float = EQUIVALENCE_MARGIN) -> str:
+    "Plain-language summary of the declared contrasts, one verdict in four words each (`dallm.stats.verdict`)."
     fam = contrasts[contrasts["in_family"]] if len(contrasts) else contrasts
     if fam.empty:
         return "No declared contrast could be tested under the clean protocol (see the contrasts table's notes)."
-    lines = [f"{len(fam)} contrasts (declared contrasts x models) form one family; Holm over all {len(fam)}; macro "
-             f"AUROC is the primary metric; 'significant' means a Holm-adjusted patient-bootstrap P < {alpha} (normal "
-             "approximation on the bootstrap SD)."]
+    counts = fam["verdict"].str.replace(r" \(.*", "", regex=True).value_counts()
+    lines = [f"{len(fam)} contrasts (declared contrasts x models) form one family; macro AUROC within each test fold is "
+             f"the primary metric. 'better' / 'worse': the patient bootstrap and the corrected t-test both below {alpha} "
+             f"after Holm over all {len(fam)}; 'equivalent': both 95% intervals inside +-{margin}; 'inconclusive': "
+             "neither. Verdicts: " + ", ".join(f"{k} {v}" for k, v in counts.items()) + "."]
     for r in fam.itertuples():
-        verdict = ("no significant difference" if not r.p_boot_holm < alpha
-                   else "significantly higher" if r.d_macro > 0 else "significantly lower")
         who = MODEL_NAMES.get(r.model, r.model)
         if r.ref_model != r.model: who += f" vs {MODEL_NAMES.get(r.ref_model, r.ref_model)}"
+        lo, hi = np.nanmin([r.d_macro_lo, r.d_macro_t_lo]), np.nanmax([r.d_macro_hi, r.d_macro_t_hi])
         lines.append(f"- {r.feature_set} vs {r.reference} ({who}): macro AUROC {r.auroc_macro:.3f} vs "
-                     f"{r.ref_auroc_macro:.3f} ({r.d_macro:+.3f}, 95% CI {r.d_macro_lo:+.3f} to {r.d_macro_hi:+.3f}; "
-                     f"micro {r.d_micro:+.3f}): {verdict} (adjusted P = {r.p_boot_holm:.3g} bootstrap, "
+                     f"{r.ref_auroc_macro:.3f} ({r.d_macro:+.3f}, 95% interval {lo:+.3f} to {hi:+.3f}; micro "
+                     f"{r.d_micro:+.3f}): **{r.verdict}** (adjusted P = {r.p_boot_holm:.3g} bootstrap, "
                      f"{r.p_ttest_holm:.3g} corrected t-test).")
     left = contrasts[~contrasts["in_family"]]
     named = lambda r: r.contrast + (f" ({r.model})" if isinstance(r.model, str) else "")
@@ -590,6 +655,7 @@ def evaluate_feature_sets(feature_sets: dict[str, pd.DataFrame], # name -> featu
                           clean_repeats: int = 1,
                           repeats: int = 10, n_boot: int = 1000, seed: int = 0, tabnet_max_epochs: int = 1000,
                           n_jobs: int = 2,
+                          margin: float = EQUIVALENCE_MARGIN, # macro AUROC margin of an 'equivalent' verdict
                          ) -> Evaluation:
     "Cross-validate, score and contrast feature sets under the clean (and/or paper) protocol: what chapter 04 reports."
     df = _evaluation_frame(labels, groups, feature_sets)
@@ -601,10 +667,10 @@ def evaluate_feature_sets(feature_sets: dict[str, pd.DataFrame], # name -> featu
         results += [reference_cv(n, df, splits, seed) for n in tqdm(references, desc="references")]
     scores = score(results, df, n_boot, seed, n_jobs)
     if contrasts is None: contrasts = [f"{s} vs original" for s in feature_sets if s != "original"]
-    ct = (contrast_table(results, df, contrasts, n_boot, seed, n_jobs=n_jobs) if "clean" in protocols and contrasts
+    ct = (contrast_table(results, df, contrasts, n_boot, seed, n_jobs=n_jobs, margin=margin) if "clean" in protocols and contrasts
           else pd.DataFrame(columns=["in_family"]))
     none = "No contrast was tested (the clean protocol did not run or none was declared)."
-    summary = summary_text(ct) if len(ct) else none
+    summary = summary_text(ct, margin=margin) if len(ct) else none
     return Evaluation(results, scores, ct, summary)
 
 # %% ../nbs/04_evaluate.ipynb #3d1e5359

@@ -113,16 +113,27 @@ def html_table(df: pd.DataFrame, # the table (deltas added with `with_deltas` fi
             f'</tbody></table></div>{more}')
 
 # %% ../nbs/lib/report.ipynb #b3e36f97
+_MARKS = {"better": " ▲ better", "worse": " ▼ worse", "equivalent": " ≈ equivalent", "inconclusive": " ? inconclusive"}
+
+def _verdict_word(v) -> str:
+    "'better', 'worse', 'equivalent', 'inconclusive' or 'too few' from a contrasts row's verdict."
+    v = str(v) if isinstance(v, str) else ""
+    return "too few" if v.startswith("too few") else v
+
 def verdict_grid(contrasts: pd.DataFrame, # `table4_contrasts.csv`
                  alpha: float = 0.05) -> tuple[str, str]:
-    "(one-sentence verdict, HTML grid contrast x model of the macro AUROC difference, starred when significant)."
+    "(one-sentence verdict, HTML grid contrast x model of the macro AUROC difference with its verdict)."
     fam = contrasts[contrasts["in_family"].astype(str).str.lower() == "true"].copy()
     if fam.empty: return "No declared contrast was tested (see the contrasts table's notes).", ""
-    fam["sig"] = fam["p_boot_holm"] < alpha
-    n_sig = int(fam["sig"].sum())
-    up = fam[fam["sig"] & (fam["d_macro"] > 0)]
-    lead = (f"{n_sig} of {len(fam)} declared contrasts are significant after Holm's adjustment over the family"
-            + (f"; higher macro AUROC in {len(up)}" if n_sig else "") + ".")
+    if "verdict" not in fam: raise InputError("table4_contrasts.csv has no 'verdict' column: rerun 04_evaluate")
+    fam["word"] = fam["verdict"].map(_verdict_word)
+    counts = fam["word"].value_counts()
+    if counts.get("too few", 0) == len(fam):
+        lead = f"Not tested: {fam['verdict'].iloc[0]}; the {len(fam)} differences below are descriptive only."
+    else:
+        lead = (f"{len(fam)} declared contrasts, Holm over the family: " +
+                ", ".join(f"{counts.get(w, 0)} {w}" for w in ("better", "worse", "equivalent", "inconclusive")) +
+                (f", {counts['too few']} too few readings" if counts.get("too few") else "") + ".")
     models = [m for m in MODEL_NAMES if m in set(fam["model"])]
     scale = float(np.nanmax(np.abs(fam["d_macro"]))) or 1.0
     head = "<th>contrast</th>" + "".join(f"<th>{MODEL_NAMES[m]}</th>" for m in models)
@@ -135,20 +146,25 @@ def verdict_grid(contrasts: pd.DataFrame, # `table4_contrasts.csv`
                 cells.append("<td></td>")
                 continue
             r = by.loc[m]
-            star = " ★" if r["sig"] else ""
-            title = f"adjusted P = {r['p_boot_holm']:.3g}; 95% CI {r['d_macro_lo']:+.3f} to {r['d_macro_hi']:+.3f}"
-            style = _delta_style(r["d_macro"], scale)
-            cells.append(f'<td class="num" title="{title}"{style}>{r["d_macro"]:+.3f}{star}</td>')
+            title = (f"{r['verdict']}; adjusted P = {r['p_boot_holm']:.3g} (bootstrap), {r.get('p_ttest_holm', np.nan):.3g} "
+                     f"(corrected t); 95% CI {r['d_macro_lo']:+.3f} to {r['d_macro_hi']:+.3f}")
+            cells.append(f'<td class="num" title="{html.escape(title)}"{_delta_style(r["d_macro"], scale)}>'
+                         f'{r["d_macro"]:+.3f}{_MARKS.get(r["word"], "")}</td>')
         rows.append(f"<tr><td>{html.escape(c)}</td>{''.join(cells)}</tr>")
+    return lead, _grid_html(head, rows, contrasts, alpha)
+
+# %% ../nbs/lib/report.ipynb #7ac9a480
+def _grid_html(head: str, rows: list[str], contrasts: pd.DataFrame, alpha: float) -> str:
+    "The verdict grid's table, its legend and the contrasts left out of the family."
     left = contrasts[contrasts["in_family"].astype(str).str.lower() != "true"]
     notes = "".join(f"<li>{html.escape(str(r.contrast))}: {html.escape(str(r.note))}</li>" for r in left.itertuples()
                     if isinstance(r.note, str) and r.note)
-    grid = (f'<div class="wide"><table class="results verdict"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}'
-            f'</tbody></table></div><p class="more">Cell: macro AUROC of the first set minus the reference\'s '
-            '(same model). '
-            f"★ adjusted P &lt; {alpha}. Hover a cell for its P-value and interval.</p>"
+    return (f'<div class="wide"><table class="results verdict"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}'
+            f'</tbody></table></div><p class="more">Cell: macro AUROC (within each test fold) of the first set minus the '
+            f"reference's (same model). ▲ better / ▼ worse: the patient bootstrap and the corrected t-test both below "
+            f"{alpha} after Holm; ≈ equivalent: both 95% intervals inside the margin; ? inconclusive: neither; no mark: "
+            "too few readings to test. Hover a cell for its P-values and interval.</p>"
             + (f'<details><summary>Not tested ({len(left)})</summary><ul>{notes}</ul></details>' if notes else ""))
-    return lead, grid
 
 # %% ../nbs/lib/report.ipynb #b48409b8
 def _git(*args) -> str:

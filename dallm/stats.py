@@ -11,7 +11,9 @@ from scipy import stats
 from .config import InputError
 
 # %% auto #0
-__all__ = ['micro_metric', 'bootstrap_ci', 'bootstrap_diff', 'holm', 'delong_cov', 'delong_test', 'corrected_ttest']
+__all__ = ['MIN_READINGS', 'EQUIVALENCE_MARGIN', 'micro_metric', 'bootstrap_ci', 'bootstrap_diff', 'holm', 'delong_cov',
+           'delong_test', 'corrected_ttest', 'corrected_t_interval', 'auroc_columns', 'fold_metric', 'fold_bootstrap',
+           'verdict']
 
 # %% ../nbs/lib/stats.ipynb #87093a97
 def micro_metric(Y: np.ndarray, P: np.ndarray, metric: str = "auroc", threshold: float = 0.5) -> float:
@@ -128,3 +130,107 @@ def corrected_ttest(diffs: np.ndarray, n_train: float, n_test: float) -> float:
     if s2 == 0: return 1.0 if d.mean() == 0 else 0.0
     t = d.mean() / np.sqrt((1 / J + n_test / n_train) * s2)
     return float(2 * stats.t.sf(abs(t), J - 1))
+
+# %% ../nbs/lib/stats.ipynb #dc17f407
+def corrected_t_interval(diffs: np.ndarray, n_train: float, n_test: float, alpha: float = 0.05) -> tuple[float, float]:
+    "The (1 - alpha) interval of the mean difference that the corrected resampled t-test inverts."
+    d = np.asarray(diffs, float)
+    d = d[np.isfinite(d)]
+    if len(d) < 2: return np.nan, np.nan
+    half = stats.t.ppf(1 - alpha / 2, len(d) - 1) * np.sqrt((1 / len(d) + n_test / n_train) * d.var(ddof=1))
+    return float(d.mean() - half), float(d.mean() + half)
+
+# %% ../nbs/lib/stats.ipynb #35b68aa5
+def auroc_columns(Y: np.ndarray, # 0/1 labels (n, L) or (n,)
+                  P: np.ndarray, # scores, same shape
+                 ) -> np.ndarray:
+    "Each column's AUROC (Mann-Whitney, ties count half), NaN where a column has one class; vectorised over columns."
+    Y, P = np.asarray(Y).astype(bool), np.asarray(P, float)
+    if Y.ndim == 1: Y, P = Y[:, None], P[:, None]
+    m = Y.sum(0)
+    n = len(Y) - m
+    with np.errstate(invalid="ignore", divide="ignore"):
+        a = ((stats.rankdata(P, axis=0) * Y).sum(0) - m * (m + 1) / 2) / (m * n)
+    return np.where((m > 0) & (n > 0), a, np.nan)
+
+# %% ../nbs/lib/stats.ipynb #748c8664
+def fold_metric(Y: np.ndarray, # labels (rows, L): one row per (test fold, reading)
+                P: np.ndarray, # probabilities, same rows
+                folds: np.ndarray, # test fold of each row (repeat and fold in one id)
+                metric: str = "auroc_macro", # or "auroc" (micro: every (reading, lesion) pair of the fold)
+               ) -> np.ndarray:
+    """The metric within each test fold, in the order of `np.unique(folds)`. Macro: the mean over the lesions with both
+    classes in that fold (NaN where none has)."""
+    if metric not in ("auroc_macro", "auroc"):
+        raise InputError(f"fold_metric: unknown metric {metric!r}; use 'auroc_macro' or 'auroc'")
+    Y, P, folds, out = np.asarray(Y), np.asarray(P, float), np.asarray(folds), []
+    for f in np.unique(folds):
+        s = folds == f
+        a = auroc_columns(Y[s].ravel(), P[s].ravel()) if metric == "auroc" else auroc_columns(Y[s], P[s])
+        out.append(np.nanmean(a) if np.isfinite(a).any() else np.nan)
+    return np.array(out, float)
+
+# %% ../nbs/lib/stats.ipynb #0f797e47
+def _fold_draws(folds: np.ndarray, groups: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray], int]:
+    "Per fold: its rows and their patients' codes; the number of patients."
+    _, pat = np.unique(groups, return_inverse=True)
+    rows = [np.flatnonzero(folds == f) for f in np.unique(folds)]
+    return rows, [pat[r] for r in rows], int(pat.max()) + 1
+
+def _fold_diff(Y, PA, PB, rows, metric) -> float:
+    "Mean over folds of metric(PA) - metric(PB) (metric(PA) alone when PB is None) on the given rows of each fold."
+    out = []
+    for r in rows:
+        y = Y[r].ravel()[:, None] if metric == "auroc" else Y[r]
+        pa = PA[r].ravel()[:, None] if metric == "auroc" else PA[r]
+        a = auroc_columns(y, pa)
+        if PB is not None: a = a - auroc_columns(y, PB[r].ravel()[:, None] if metric == "auroc" else PB[r])
+        out.append(np.nanmean(a) if np.isfinite(a).any() else np.nan)
+    out = np.array(out)
+    return float(np.nanmean(out)) if np.isfinite(out).any() else np.nan
+
+# %% ../nbs/lib/stats.ipynb #e1597027
+def fold_bootstrap(Y: np.ndarray, # labels (rows, L), one row per (test fold, reading)
+                   PA: np.ndarray, # the set of interest's probabilities, same rows
+                   PB: np.ndarray | None, # the reference's (None: the interval of PA's metric alone)
+                   folds: np.ndarray, # test fold id of each row
+                   groups: np.ndarray, # patient of each row: the resampling unit
+                   metric: str = "auroc_macro", *, n_boot: int = 1000, seed: int = 0, alpha: float = 0.05,
+                  ) -> dict:
+    """Patient bootstrap of the mean over folds of a within-fold metric (difference): `d` (observed), `lo`, `hi`
+    (percentile interval), `sd` (bootstrap SD), `p` (two-sided, normal approximation), `per_fold` (observed)."""
+    Y, PA = np.asarray(Y), np.asarray(PA, float)
+    PB = None if PB is None else np.asarray(PB, float)
+    folds, groups = np.asarray(folds), np.asarray(groups)
+    rows, pats, G = _fold_draws(folds, groups)
+    per_fold = fold_metric(Y, PA, folds, metric) - (0 if PB is None else fold_metric(Y, PB, folds, metric))
+    d = float(np.nanmean(per_fold)) if np.isfinite(per_fold).any() else np.nan
+    rng, draws = np.random.default_rng(seed), []
+    for _ in range(n_boot):
+        c = np.bincount(rng.integers(0, G, G), minlength=G)
+        draws.append(_fold_diff(Y, PA, PB, [np.repeat(r, c[p]) for r, p in zip(rows, pats)], metric))
+    draws = np.asarray(draws)
+    draws = draws[np.isfinite(draws)]
+    out = {"d": d, "lo": np.nan, "hi": np.nan, "sd": np.nan, "p": np.nan, "per_fold": per_fold}
+    if len(draws) < 2 or not np.isfinite(d): return out
+    sd = float(draws.std(ddof=1))
+    out.update(lo=float(np.percentile(draws, 100 * alpha / 2)), hi=float(np.percentile(draws, 100 * (1 - alpha / 2))),
+               sd=sd, p=float(2 * stats.norm.sf(abs(d) / sd)) if sd > 0 else float(d == 0 if PB is not None else 1.0))
+    return out
+
+# %% ../nbs/lib/stats.ipynb #5364e065
+MIN_READINGS = 50  # bench/bench_null.py: the smallest simulated sample (8, 50, 200, 799) where the family held its level
+EQUIVALENCE_MARGIN = 0.02  # macro AUROC: a difference inside it is too small to matter
+
+def verdict(d: float, # observed difference (set minus reference)
+            intervals: list[tuple[float, float]], # the 95% intervals of the difference (bootstrap, corrected t)
+            p_adjusted: list[float], # the Holm-adjusted P-values, every one must be below alpha to call a difference
+            n: int, # readings evaluated
+            *, alpha: float = 0.05, margin: float = EQUIVALENCE_MARGIN, min_readings: int = MIN_READINGS,
+           ) -> str:
+    "'better', 'worse', 'equivalent', 'inconclusive' or 'too few readings to test (N needed)'."
+    if n < min_readings or not np.isfinite(d) or any(not np.isfinite(p) for p in p_adjusted):
+        return f"too few readings to test ({min_readings} needed)"
+    if all(p < alpha for p in p_adjusted): return "better" if d > 0 else "worse"
+    lo, hi = min(i[0] for i in intervals), max(i[1] for i in intervals)
+    return "equivalent" if -margin < lo and hi < margin else "inconclusive"
