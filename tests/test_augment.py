@@ -273,6 +273,34 @@ def test_out_of_sample_audit_catches_a_planted_leak_and_not_noise():
     assert m.loc["leaky", "p_perm"] < 0.2 < m.loc["noise", "p_perm"]
 
 
+def test_max_t_audit_flags_a_planted_leak_in_a_90_column_table_and_no_noise():
+    """Westfall-Young max-T over features x labels: one leak among 89 noise columns (numbers and booleans with missing
+    values, as augmented tables are) is flagged and no noise column is. Holm over 90 per-feature permutation P-values
+    could not flag anything: its smallest adjusted P is 90 / (1 + n_perm)."""
+    from dallm.augment import oos_leakage_audit
+    rng = np.random.default_rng(11)
+    n, n_perm = 300, 200
+    coh = pd.DataFrame({"reading_id": [f"r{i}" for i in range(n)], "subject_id": rng.integers(0, 120, n)})
+    for c in LABEL_COLS: coh[c] = (rng.random(n) < 0.3).astype(int)
+    cols = {f"f_num_{i}": rng.normal(size=n) for i in range(60)}
+    for i in range(29):
+        b = (rng.random(n) < 0.4).astype(float)
+        b[rng.random(n) < 0.45] = np.nan
+        cols[f"f_bool_{i}"] = b
+    leak = coh["label_pulmonary_edema"].to_numpy() + rng.normal(0, 1.0, n)
+    leak[rng.random(n) < 0.3] = np.nan
+    cols["f_reads_the_report"] = leak
+    wide = pd.DataFrame(cols, index=coh["reading_id"])
+    assert wide.shape[1] == 90
+    single, multi = oos_leakage_audit({"wide": wide}, coh, n_perm=n_perm, n_perm_multi=19)
+    s = single.set_index("feature")
+    assert s.loc["f_reads_the_report", "flagged"] and s.loc["f_reads_the_report", "best_label"] == "pulmonary_edema"
+    assert s.loc["f_reads_the_report", "p_maxT"] == 1 / (1 + n_perm)
+    assert single["flagged"].sum() == 1, single[single["flagged"]]
+    assert 90 / (1 + n_perm) > 0.05                                    # the old Holm floor, for the record
+    assert multi.loc[0, "features"] == 90 and 1 / 20 <= multi.loc[0, "p_perm"] <= 1
+
+
 def test_paper_mode_replays_the_authors_inputs_from_a_copy_of_their_repository(rows, tmp_path):
     """The fixture is written here in the format of the authors' Phase III script (our text); the file is read with ast."""
     from pathlib import Path
