@@ -21,11 +21,11 @@ from .config import InputError
 
 # %% auto #0
 __all__ = ['LESIONS', 'VITALS', 'CHEXPERT', 'CERT_COLS', 'LABEL_COLS', 'CHEXPERT_COLS', 'LIMITS', 'SYNTHETIC_MARK', 'SCHEMA',
-           'TIDY_COLUMNS', 'CONTEXT_SECTIONS', 'PAPER_CHARS', 'PAPER_LESION_ORDER', 'MENTION_STEMS', 'UNCERTAINTY_CUES',
-           'NEGATION_CUES', 'LESION_STEMS', 'ORIGINAL_FEATURES', 'snake', 'pain_score', 'schema_table', 'conform',
-           'report_sections', 'report_without_findings', 'paper_clean_report', 'paper_lesions', 'paper_report_block',
-           'label_text', 'label_report', 'keyword_scores', 'split_paper', 'split_clean', 'add_splits', 'vitals_auroc',
-           'keyword_auroc']
+           'TIDY_COLUMNS', 'CONTEXT_SECTIONS', 'FINDING_SECTIONS', 'PAPER_CHARS', 'PAPER_LESION_ORDER', 'MENTION_STEMS',
+           'UNCERTAINTY_CUES', 'NEGATION_CUES', 'LESION_STEMS', 'ORIGINAL_FEATURES', 'snake', 'pain_score',
+           'schema_table', 'conform', 'report_sections', 'report_context', 'report_without_findings',
+           'paper_clean_report', 'paper_lesions', 'paper_report_block', 'label_text', 'label_report', 'keyword_scores',
+           'split_paper', 'split_clean', 'add_splits', 'vitals_auroc', 'keyword_auroc']
 
 # %% ../nbs/lib/cohort.ipynb #19ec2b14
 LESIONS: dict[str, str] = {
@@ -141,14 +141,57 @@ def report_sections(text: str # a MIMIC-CXR report
             out[cur].append(line.strip())
     return {k: " ".join(v) for k, v in out.items() if v or k}
 
-CONTEXT_SECTIONS = ("EXAMINATION", "INDICATION", "HISTORY", "CLINICAL HISTORY", "REASON FOR EXAM",
-                    "REASON FOR EXAMINATION", "COMPARISON", "TECHNIQUE")  # what was known before the image was read
+# %% ../nbs/lib/cohort.ipynb #6ca7e0e4
+CONTEXT_SECTIONS = ("EXAMINATION", "EXAM", "INDICATION", "CLINICAL INDICATION", "HISTORY", "CLINICAL HISTORY",
+                    "CLINICAL INFORMATION", "REASON FOR EXAM", "REASON FOR EXAMINATION", "REASON FOR STUDY",
+                    "COMPARISON", "COMPARISONS", "TECHNIQUE")  # what was known before the image was read
+FINDING_SECTIONS = ("FINDINGS", "FINDING", "IMPRESSION", "IMPRESSIONS", "CONCLUSION", "CONCLUSIONS", "OPINION",
+                    "ADDENDUM", "WET READ", "RESULT", "RESULTS", "REPORT", "FINAL REPORT", "NOTIFICATION")
+_SHORT_SECTIONS = ("EXAMINATION", "EXAM", "COMPARISON", "COMPARISONS", "TECHNIQUE")  # one sentence each
+_ANY_HEADER = re.compile(r"^\s*([A-Za-z][A-Za-z0-9 ,/&()'-]{0,60}?)\s*:(.*)$")
+_INLINE_HEADER = re.compile(r"(?:^|(?<=[\s.;,]))(?:(?i:findings?|impressions?|conclusions?|opinion|wet read|addendum)"
+                            r"|[A-Z][A-Z0-9 ,/&()-]*[A-Z)])\s*:")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)")
+
+def _header_name(line: str) -> str:
+    "The normalised header name of a line that starts with 'NAME:' ('' for any other line)."
+    m = _ANY_HEADER.match(line)
+    if not m or m.group(1).strip().startswith("_"): return ""
+    return re.sub(r"\s+", " ", m.group(1)).strip().upper()
+
+# %% ../nbs/lib/cohort.ipynb #cdbc261a
+def _kept(name: str, text: str) -> str:
+    "A context section's text cut at an inline header, and at its first sentence for the short sections."
+    text = _INLINE_HEADER.split(text, maxsplit=1)[0].strip() if _INLINE_HEADER.search(text) else text.strip()
+    return _SENTENCE_END.split(text, maxsplit=1)[0] if name in _SHORT_SECTIONS else text
+
+def report_context(text: str # a report in a MIMIC-CXR-like layout
+                  ) -> str | None:
+    """The report's context sections ('NAME: text' lines, `CONTEXT_SECTIONS`), each kept only while it is plainly
+    context; '' when the report has structure but no context; None when no known header is found at all."""
+    out, cur, closed, known = [], None, True, False
+    for line in (text or "").splitlines():
+        s, name = line.strip(), _header_name(line)
+        if not s:
+            closed = cur is None or bool(cur[1])
+            continue
+        if name or s.upper() == "FINAL REPORT":
+            known = known or name in CONTEXT_SECTIONS or name in FINDING_SECTIONS or name.startswith("WET READ")
+            cur = [name, _ANY_HEADER.match(line).group(2).strip()] if name in CONTEXT_SECTIONS else None
+            if cur: out.append(cur)
+            closed = False
+            continue
+        wrapped = cur is not None and cur[1] and not closed and not re.search(r"[.!?]$", cur[1])
+        first_para = cur is not None and not cur[1] and cur[0] not in _SHORT_SECTIONS
+        if wrapped or first_para: cur[1] = f"{cur[1]} {s}".strip()
+        else: cur = None   # anything else: the context section ends here
+    if not known: return None
+    return "\n".join(f"{k}: {t}" for k, v in out if (t := _kept(k, v)))
 
 def report_without_findings(text: str # a MIMIC-CXR report
                            ) -> str:
-    """The report's context sections only (`CONTEXT_SECTIONS`, one 'NAME: text' line each): FINDINGS, IMPRESSION and any
-    other section, or text before the first header, left out."""
-    return "\n".join(f"{k}: {v}" for k, v in report_sections(text).items() if k in CONTEXT_SECTIONS and v)
+    "`report_context` as text ('' when the report has no recognisable structure)."
+    return report_context(text) or ""
 
 # %% ../nbs/lib/cohort.ipynb #986f82s1
 PAPER_CHARS = re.compile(r"[^0-9A-Za-z.\s:']")  # the authors' character filter, applied to the whole report block

@@ -75,3 +75,41 @@ def test_splits_do_not_depend_on_row_order(synth799):
     again = shuffled.set_index("reading_id").loc[t["reading_id"]]
     assert (again["split_paper"].values == t["split_paper"].values).all()
     assert (again["split_clean"].values == t["split_clean"].values).all()
+
+
+def _old_context(text):
+    "The context extraction before issue 31: every line under a context header until the next ' NAME:' header."
+    from dallm.cohort import report_sections
+    keep = ("EXAMINATION", "INDICATION", "HISTORY", "CLINICAL HISTORY", "REASON FOR EXAM", "REASON FOR EXAMINATION",
+            "COMPARISON", "TECHNIQUE")
+    return "\n".join(f"{k}: {v}" for k, v in report_sections(text).items() if k in keep and v)
+
+
+def test_no_finding_text_reaches_the_context_on_any_layout():
+    """A corpus of real-format layouts written for the test: its own list of finding sentences, not the parser, says
+    what must never reach the model; the context it lists must survive; an unstructured report is left out."""
+    from pathlib import Path
+    import yaml
+    from dallm.cohort import report_context
+    layouts = yaml.safe_load((Path(__file__).parent / "fixtures" / "report_layouts.yaml").read_text())
+    assert len(layouts) >= 12
+    old_leaks = 0
+    for lay in layouts:
+        ctx = report_context(lay["report"])
+        if lay.get("structured", True) is False:
+            assert ctx is None, lay["name"]
+        else:
+            assert ctx is not None, lay["name"]
+            for sentence in lay["findings"]: assert sentence.lower() not in ctx.lower(), (lay["name"], sentence)
+            for kept in lay["context"]: assert kept in ctx, (lay["name"], kept, ctx)
+        old = _old_context(lay["report"]).lower()
+        old_leaks += any(s.lower() in old for s in lay["findings"])
+    assert old_leaks >= 4, old_leaks   # the corpus has teeth: the old splitter leaked finding text on these layouts
+
+
+def test_the_synthetic_reports_keep_their_context_unchanged(synth799):
+    "Well-formed reports give the same context as before: the no-findings prompts (and their cache) are unchanged."
+    from dallm.cohort import report_without_findings
+    reps = synth799.tidy["report"].head(300)
+    assert all(report_without_findings(r) == _old_context(r) for r in reps)
+    assert all(report_without_findings(r).startswith("EXAMINATION: CHEST") for r in reps)
