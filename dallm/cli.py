@@ -35,16 +35,18 @@ def cohort_synth(n: int = 799, # number of readings (rows)
                  seed: int = 0, # master seed
                  out: str = "data/synthetic/cli", # folder to write (raw layouts, cohort.parquet, truth.parquet)
                  vitals_signal: float = 1.0, # lesion signal in the vitals (0 = none)
+                 context_signal: float = 0.8, # lesion signal in the chief complaint (0 = none; 0.8 calibrated)
                 ) -> Path:
     "Write a synthetic cohort: raw MIMIC/REFLACX layouts plus the tidy table."
     check(1 <= n <= 10_000_000, "--n", n, "a whole number of readings from 1 to 10,000,000")
     check(seed >= 0, "--seed", seed, "a whole number >= 0")
     check(math.isfinite(vitals_signal) and vitals_signal >= 0, "--vitals_signal", vitals_signal,
           "a number >= 0 (0 = no signal)")
+    check(0 <= context_signal <= 1, "--context_signal", context_signal, "a probability from 0 to 1")
     check(not Path(out).is_file(), "--out", out, "a folder (this is an existing file)")
     from dallm.synth import SynthSpec, synthesize, write_raw
     t0 = time.perf_counter()
-    coh = synthesize(n, seed, SynthSpec(vitals_signal=vitals_signal), progress=n > 5000)
+    coh = synthesize(n, seed, SynthSpec(vitals_signal=vitals_signal, context_signal=context_signal), progress=n > 5000)
     p = write_raw(coh, out, progress=n > 5000)
     print(f"wrote {len(coh.tidy)} synthetic readings ({coh.tidy.dicom_id.nunique()} images) to {p} "
           f"in {time.perf_counter() - t0:.1f}s; tidy table: {p / 'cohort.parquet'}")

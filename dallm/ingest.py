@@ -13,7 +13,7 @@ from .cohort import LABEL_COLS, LESIONS, VITALS, keyword_auroc, vitals_auroc
 from .config import InputError
 from .knowledge import PAPER_CHUNKING, chunk_documents
 from .pipeline import Chapter, save_figure
-from .synth import SynthSpec, synthesize, write_raw
+from .synth import CONTEXT_SIGNAL, SynthSpec, synthesize, write_raw
 
 # %% auto #0
 __all__ = ['PAPER_COHORT', 'PAPER_VITALS', 'PAPER_AGE', 'PAPER_PREVALENCE', 'PAPER_LESION_CORR', 'PAPER_VITALS_AUROC',
@@ -25,11 +25,13 @@ def synthetic_cohort(data_dir: Path, # where generated data live (gitignored `da
                      n: int = 799, # readings
                      seed: int = 0, # master seed
                      vitals_signal: float = 1.0, # lesion signal in the vitals
+                     context_signal: float = CONTEXT_SIGNAL, # lesion signal in the chief complaint (INDICATION)
                     ) -> Path:
-    "Folder of a synthetic raw export, written once per (n, seed, vitals_signal) and reused afterwards."
-    out = Path(data_dir) / "synthetic" / f"n{n}_seed{seed}_vs{vitals_signal:g}"
+    "Folder of a synthetic raw export, written once per (n, seed, vitals_signal, context_signal) and reused afterwards."
+    out = Path(data_dir) / "synthetic" / f"n{n}_seed{seed}_vs{vitals_signal:g}_cs{context_signal:g}"
     if not (out / "cohort.parquet").is_file():  # cohort.parquet is written last: its presence means complete
-        write_raw(synthesize(n, seed, SynthSpec(vitals_signal=vitals_signal), progress=n > 5000), out,
+        spec = SynthSpec(vitals_signal=vitals_signal, context_signal=context_signal)
+        write_raw(synthesize(n, seed, spec, progress=n > 5000), out,
                   progress=n > 5000)
     return out
 
@@ -39,13 +41,15 @@ def cohort_source(ch: Chapter, # this chapter (settings: DALLM_MIMIC_ROOT, data 
                   source: str = "",
                   n: int = 799, # synthetic cohort: readings
                   vitals_signal: float = 1.0, # synthetic cohort: lesion signal in the vitals
+                  context_signal: float = CONTEXT_SIGNAL, # synthetic cohort: lesion signal in the chief complaint
                  ) -> tuple[Path, str]:
     "What to load and how to describe it: (path for `load_cohort`, description)."
     source = source or (str(ch.settings.mimic_root) if ch.settings.mimic_root else "synthetic")
     if source == "synthetic":
         if n < 1: raise InputError(f"n_readings must be at least 1, not {n}")
-        return (synthetic_cohort(ch.settings.path("data_dir"), n, ch.seed, vitals_signal),
-                f"synthetic cohort (dallm.synth, {n} readings, seed {ch.seed}, vitals_signal {vitals_signal:g})")
+        return (synthetic_cohort(ch.settings.path("data_dir"), n, ch.seed, vitals_signal, context_signal),
+                f"synthetic cohort (dallm.synth, {n} readings, seed {ch.seed}, vitals_signal {vitals_signal:g}, "
+                f"context_signal {context_signal:g})")
     p = Path(source).expanduser()
     if not p.exists(): raise InputError(f"source {source!r} does not exist (the 00_ingest parameter `source` or "
                                         "DALLM_MIMIC_ROOT)")

@@ -200,7 +200,8 @@ def _cohort(settings: Settings, prof: dict) -> tuple[pd.DataFrame, pd.DataFrame,
     from dallm.ingest import cohort_source  # what 00_ingest would load, loaded as it would
     from dallm.loader import load_cohort
     p = prof.get("00_ingest", {})
-    src, described = cohort_source(ch, p.get("source", ""), p.get("n_readings", 799), p.get("vitals_signal", 1.0))
+    src, described = cohort_source(ch, p.get("source", ""), p.get("n_readings", 799), p.get("vitals_signal", 1.0),
+                                   p.get("context_signal", 0.8))
     loaded = load_cohort(src, seed=settings.seed)
     described += " (00_ingest has not run: loaded as it would)"
     return loaded.cohort, as_recorded(loaded.cohort, loaded.cleaning), described

@@ -1,7 +1,9 @@
 """The synthetic cohort against the acceptance targets of shared/reference/cohort.md."""
 import re
 
+import numpy as np
 import pandas as pd
+from sklearn.metrics import roc_auc_score
 import pytest
 
 from dallm.cohort import LABEL_COLS, LESIONS, VITALS, keyword_auroc, vitals_auroc
@@ -25,8 +27,12 @@ def test_acceptance_seed0(synth799):
     r = _corr(t)
     for (a, b), v in TARGET_CORR.items():
         assert abs(r.loc[a, b] - v) <= 0.06, (a, b, r.loc[a, b])
-    va = vitals_auroc(t)["micro"]
-    assert 0.52 <= va <= 0.62, va
+    # weak, as the paper's vitals were, but above what no information gives: the micro AUROC of each lesion's prevalence
+    # alone (about 0.56, five lesions of different prevalence pooled) and the macro chance level 0.5
+    va = vitals_auroc(t)
+    y = t[LABEL_COLS].to_numpy()
+    no_info = roc_auc_score(y.ravel(), np.tile(y.mean(0), (len(y), 1)).ravel())
+    assert no_info + 0.01 <= va["micro"] <= 0.62 and 0.53 <= va["macro"], (va, no_info)
     assert keyword_auroc(t)["micro"] >= 0.75
 
 
@@ -80,3 +86,16 @@ def test_reports_layout(synth799):
     assert any(re.fullmatch(r" [A-Z ]+:.*", l) for l in lines[1:])
     assert "SYNTHETIC" in lines[-1]
     assert "SYNTHETIC" not in synth799.tidy["report"].iat[0]
+
+
+def test_context_signal_moves_the_complaint_and_nothing_else(synth799):
+    "The chief complaint (and so the INDICATION line) follows the lesions at the stated strength; the rest is unchanged."
+    flat, t = synthesize(799, seed=0, spec=SynthSpec(context_signal=0)).tidy, synth799.tidy
+    assert SynthSpec().context_signal == 0.8
+    assert (flat[LABEL_COLS].values == t[LABEL_COLS].values).all() and flat["age"].equals(t["age"])
+    strip = lambda r: re.sub(r" INDICATION:.*\n", "", r)
+    assert (flat["report"].map(strip) == t["report"].map(strip)).all()       # only the INDICATION line differs
+    cons = t["label_consolidation"] == 1
+    share = lambda d: d.loc[cons, "chiefcomplaint"].isin(["Cough", "Fever"]).mean()
+    # independent: about 2/9 (less the stays without triage); tied: a consolidation is often one of several lesions
+    assert share(flat) < 0.25 and share(t) > share(flat) + 0.1, (share(flat), share(t))
