@@ -48,7 +48,9 @@ def test_paper_networkx_chain_runs_end_to_end(chunks, llm):
     pg = PaperGraphQA(llm, "unit")
     info = pg.ingest(chunks[:3])
     assert info["documents"] == 3 and len(pg.per_chunk) == 3
-    assert info["triples_kept"] == pg.per_chunk[0][1]  # the authors' graph: the first chunk's triples only
+    # SmolLM2 at temperature 0 extracts no triple from these three chunks (recorded here so a change shows), so the
+    # kept count cannot tell the first-chunk rule from any other: that rule is tested on built graphs above
+    assert [n for _, n in pg.per_chunk] == [0, 0, 0] and info["triples_kept"] == info["triples_extracted"] == 0
     assert "of" in pg.note() and "first chunk only" in pg.note()
     a = pg.answer("What can cause atelectasis?")
     assert a.error == "" and a.text and "seeds" in a.meta
@@ -80,14 +82,15 @@ def test_paper_vector_stuff_chain_reads_the_same_index_as_neo4j_vector(chunks, l
 
 
 @needs_neo4j
-def test_paper_cypher_answers_or_fails_as_the_authors_did(chunks, llm):
+def test_paper_cypher_fails_as_the_authors_did_when_its_query_is_refused(chunks, llm):
     ns = "t" + uuid.uuid4().hex[:10]
     pc = PaperCypherQA(llm, ns)
     try:
         pc.ingest(chunks[:2])
         for q in ["What can cause atelectasis?", "What are the symptoms associated with atelectasis?"]:
             a = pc.answer(q)
-            if a.error: assert a.text == PAPER_CYPHER_FAILURE and a.error.startswith(PAPER_CYPHER_FAILURE)
-            else: assert a.meta["attempts"] == 1 and a.meta["cypher"][0]["cypher"]
-            assert len(a.meta["cypher"]) == 1  # no retry
+            # SmolLM2 never writes a query confined to this store's nodes: the authors' chain returns its failure
+            # sentence as the answer, as theirs did, after exactly one try (no retry)
+            assert a.text == PAPER_CYPHER_FAILURE and a.error.startswith(PAPER_CYPHER_FAILURE), a.error
+            assert "query refused" in a.error and len(a.meta["cypher"]) == 1
     finally: pc.clear()
