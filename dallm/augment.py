@@ -927,7 +927,9 @@ def card_markdown(card: dict) -> str:
     if any(k.endswith("_nofindings") for k in card["tables"]):
         out.append("\n`*_augmented_nofindings`: the augmented features valued with the ACK from the report's context "
                    f"sections only ({', '.join(CONTEXT_SECTIONS)}), age and sex: FINDINGS and IMPRESSION, from which "
-                   "the labels were read, left out.")
+                   "the labels were read, left out; each section kept only while it is plainly context "
+                   "(`dallm.cohort.report_context`), and a report without recognisable structure left out of the variant "
+                   "(missing, with the reason).")
     out.append("\n## Features\n")
     for m, fs in card["features"].items():
         out += [f"\n### {m}\n", pd.DataFrame(fs)[["column", "name", "type", "unit", "source", "lesions", "leaks",

@@ -533,7 +533,8 @@ def _contrast(a: CVResult, b: CVResult, Y, groups, n, n_boot, seed) -> dict:
     diffs = (fa - fb)[np.isfinite(fa - fb)]
     n_read, n_te = len(np.unique(pos)), len(pos) / max(len(np.unique(folds)), 1)
     t_lo, t_hi = corrected_t_interval(diffs, n_read - n_te, n_te)
-    return {"readings": n_read, "folds_scored": len(diffs), "auroc_macro": mean(fa), "ref_auroc_macro": mean(fb),
+    return {"readings": n_read, "folds": len(fa), "folds_scored": len(diffs), "auroc_macro": mean(fa),
+            "ref_auroc_macro": mean(fb),
             "d_macro": bs["d"], "d_macro_lo": bs["lo"], "d_macro_hi": bs["hi"], "p_boot": bs["p"],
             "d_macro_t_lo": t_lo, "d_macro_t_hi": t_hi,
             "p_ttest": corrected_ttest(diffs, n_read - n_te, n_te) if len(diffs) >= 2 else np.nan,
@@ -573,7 +574,7 @@ def contrast_table(results: list[CVResult], df: pd.DataFrame, contrasts: list[st
     for (i, _), st in zip(todo, stats_): rows[i].update(st)
     t = pd.DataFrame(rows)
     for c in ("p_boot", "p_ttest", "in_family", "model", "ref_model", "d_macro", "d_macro_lo", "d_macro_hi",
-              "d_macro_t_lo", "d_macro_t_hi", "readings"):
+              "d_macro_t_lo", "d_macro_t_hi", "readings", "folds", "folds_scored"):
         if c not in t: t[c] = np.nan
     fam = t["in_family"].fillna(False).astype(bool) & t["p_boot"].notna()
     t["in_family"] = fam
@@ -581,9 +582,10 @@ def contrast_table(results: list[CVResult], df: pd.DataFrame, contrasts: list[st
         t[f"{c}_holm"] = np.nan
         t.loc[fam, f"{c}_holm"] = holm(t.loc[fam, c].to_numpy(float))
     kw = {"alpha": alpha, "margin": margin, **({} if min_readings is None else {"min_readings": min_readings})}
+    # a fold where no lesion has both classes scores nothing: then too few readings, whatever their number
     t["verdict"] = [verdict(r.d_macro, [(r.d_macro_lo, r.d_macro_hi), (r.d_macro_t_lo, r.d_macro_t_hi)],
-                            [r.p_boot_holm, r.p_ttest_holm], r.readings, **kw) if f else ""
-                    for r, f in zip(t.itertuples(), fam)]
+                            [r.p_boot_holm, r.p_ttest_holm], r.readings if r.folds_scored == r.folds else 0, **kw)
+                    if f else "" for r, f in zip(t.itertuples(), fam)]
     return t
 
 # %% ../nbs/04_evaluate.ipynb #a7f0854f
