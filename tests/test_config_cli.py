@@ -103,7 +103,7 @@ SHIPPED = sorted(p.stem for p in (Path(__file__).parents[1] / "params").glob("*.
 
 
 def test_the_shipped_profiles_are_the_documented_ones():
-    assert SHIPPED == ["clean200", "endpoint-smoke", "paper", "paper-sim", "smoke"]
+    assert SHIPPED == ["clean200", "clean200-flat", "endpoint-smoke", "paper", "paper-sim", "smoke"]
 
 
 @pytest.mark.parametrize("profile", SHIPPED)
@@ -116,7 +116,8 @@ def test_shipped_profiles_match_the_notebooks_parameters(profile):
     from dallm.config import project_root
     prof = check_profile(profile)
     assert {"00_ingest", "04_evaluate"} <= set(prof)
-    assert profile == "clean200" or {"01_experiment1_mse", "02_retrieval_compare", "03_augment"} <= set(prof)  # clean200: 00, 03, 04
+    # clean200 and clean200-flat: 00, 03, 04
+    assert profile.startswith("clean200") or {"01_experiment1_mse", "02_retrieval_compare", "03_augment"} <= set(prof)
     for nb in sorted((project_root() / "nbs").glob("[0-9][0-9]_*.ipynb")):
         cell = next(c for c in nbformat.read(nb, 4).cells if "parameters" in c.metadata.get("tags", []))
         n_lines = sum(1 for line in cell.source.splitlines() if line.strip() and not line.strip().startswith("#"))
