@@ -835,6 +835,7 @@ def _single_feature_null(T: pd.DataFrame, Y: np.ndarray, splits: list, perms: np
         tmax = np.maximum(tmax, np.nanmax(np.nan_to_num(a[1:], nan=0.5), axis=1))
     return per, tmax
 
+# %% ../nbs/03_augment.ipynb #0ecf37b6
 def oos_leakage_audit(tables: dict[str, pd.DataFrame], # feature tables indexed by reading_id (every evaluated one)
                       cohort: pd.DataFrame, # the tidy cohort (labels, subject_id)
                       folds: int = 5, # patient-grouped folds

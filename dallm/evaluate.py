@@ -377,7 +377,8 @@ def _vs_original(r: CVResult, base: CVResult, Y, groups, n, n_boot, seed) -> dic
     b = fold_bootstrap(Yr, PA, PB, folds, g, "auroc", n_boot=n_boot, seed=seed)
     rec = {"d_auroc": b["d"], "d_auroc_lo": b["lo"], "d_auroc_hi": b["hi"], "p_auroc": b["p"]}
     for j, l in enumerate(LESION_KEYS):
-        rec[f"p_auroc_{l}"] = fold_bootstrap(Yr[:, [j]], PA[:, [j]], PB[:, [j]], folds, g, n_boot=n_boot, seed=seed)["p"]
+        pl = fold_bootstrap(Yr[:, [j]], PA[:, [j]], PB[:, [j]], folds, g, n_boot=n_boot, seed=seed)
+        rec[f"p_auroc_{l}"] = pl["p"]
     for l, ph in zip(LESION_KEYS, holm([rec[f"p_auroc_{l}"] for l in LESION_KEYS])): rec[f"p_holm_{l}"] = ph
     f = lambda res: {(rr, k): f1_score(Y[g["pos"].to_numpy()].ravel(),
                                        (g[LESION_KEYS].to_numpy() >= 0.5).ravel().astype(int), zero_division=0)
@@ -540,6 +541,15 @@ def _contrast(a: CVResult, b: CVResult, Y, groups, n, n_boot, seed) -> dict:
             "p_ttest": corrected_ttest(diffs, n_read - n_te, n_te) if len(diffs) >= 2 else np.nan,
             "d_micro": mean(fold_metric(Yr, Pa, folds, "auroc")) - mean(fold_metric(Yr, Pb, folds, "auroc"))}
 
+# %% ../nbs/04_evaluate.ipynb #82776df6
+def _verdicts(t: pd.DataFrame, fam: pd.Series, alpha: float, margin: float, min_readings: int | None) -> list[str]:
+    "The verdict of every row of a contrasts table ('' outside the family)."
+    kw = {"alpha": alpha, "margin": margin, **({} if min_readings is None else {"min_readings": min_readings})}
+    # a fold where no lesion has both classes scores nothing: then too few readings, whatever their number
+    return [verdict(r.d_macro, [(r.d_macro_lo, r.d_macro_hi), (r.d_macro_t_lo, r.d_macro_t_hi)],
+                    [r.p_boot_holm, r.p_ttest_holm], r.readings if r.folds_scored == r.folds else 0, **kw)
+            if f else "" for r, f in zip(t.itertuples(), fam)]
+
 # %% ../nbs/04_evaluate.ipynb #b2716f55
 def contrast_table(results: list[CVResult], df: pd.DataFrame, contrasts: list[str], n_boot: int = 1000, seed: int = 0,
                    *, n_jobs: int = 2, # contrasts computed in parallel processes
@@ -581,12 +591,7 @@ def contrast_table(results: list[CVResult], df: pd.DataFrame, contrasts: list[st
     for c in ("p_boot", "p_ttest"):
         t[f"{c}_holm"] = np.nan
         t.loc[fam, f"{c}_holm"] = holm(t.loc[fam, c].to_numpy(float))
-    kw = {"alpha": alpha, "margin": margin, **({} if min_readings is None else {"min_readings": min_readings})}
-    # a fold where no lesion has both classes scores nothing: then too few readings, whatever their number
-    t["verdict"] = [verdict(r.d_macro, [(r.d_macro_lo, r.d_macro_hi), (r.d_macro_t_lo, r.d_macro_t_hi)],
-                            [r.p_boot_holm, r.p_ttest_holm], r.readings if r.folds_scored == r.folds else 0, **kw)
-                    if f else "" for r, f in zip(t.itertuples(), fam)]
-    return t
+    return t.assign(verdict=_verdicts(t, fam, alpha, margin, min_readings))
 
 # %% ../nbs/04_evaluate.ipynb #a7f0854f
 def summary_text(contrasts: pd.DataFrame, alpha: float = 0.05, margin: float = EQUIVALENCE_MARGIN) -> str:
@@ -669,7 +674,8 @@ def evaluate_feature_sets(feature_sets: dict[str, pd.DataFrame], # name -> featu
         results += [reference_cv(n, df, splits, seed) for n in tqdm(references, desc="references")]
     scores = score(results, df, n_boot, seed, n_jobs)
     if contrasts is None: contrasts = [f"{s} vs original" for s in feature_sets if s != "original"]
-    ct = (contrast_table(results, df, contrasts, n_boot, seed, n_jobs=n_jobs, margin=margin) if "clean" in protocols and contrasts
+    ct = (contrast_table(results, df, contrasts, n_boot, seed, n_jobs=n_jobs, margin=margin)
+          if "clean" in protocols and contrasts
           else pd.DataFrame(columns=["in_family"]))
     none = "No contrast was tested (the clean protocol did not run or none was declared)."
     summary = summary_text(ct, margin=margin) if len(ct) else none
