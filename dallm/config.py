@@ -38,6 +38,7 @@ _ENV_KEYS = {  # field -> environment variable
     "neo4j_uri": "NEO4J_URI", "neo4j_username": "NEO4J_USERNAME", "neo4j_password": "NEO4J_PASSWORD",
     "openai_api_key": "OPENAI_API_KEY", "openai_base_url": "OPENAI_BASE_URL",
     "concurrency": "DALLM_CONCURRENCY", "rpm": "DALLM_RPM", "tpm": "DALLM_TPM",
+    "jump_forward": "DALLM_JUMP_FORWARD",
 }
 
 class Settings(BaseModel):
@@ -62,6 +63,7 @@ class Settings(BaseModel):
     concurrency: int | None = None              # requests in flight at once to an OpenAI-compatible endpoint
     rpm: float | None = None                    # requests per minute allowed by that endpoint (None: no limit)
     tpm: float | None = None                    # tokens per minute allowed by that endpoint (None: no limit)
+    jump_forward: bool = True                   # llama.cpp: structured answers decoded in jumps (dallm.jump)
 
     def path(self, name: str, *parts: str) -> Path:
         "An absolute path under one of the configured folders (`data_dir`, `results_dir`, ...)."

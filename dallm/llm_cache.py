@@ -35,6 +35,8 @@ class Completion:
     seconds: float = 0.0
     cached: bool = False
     retries: int = 0          # attempts beyond the first (an endpoint's 429, 5xx, timeouts); not stored
+    sampled_tokens: int = 0   # jump-forward decoding: decode steps the model took (not stored)
+    jumped_tokens: int = 0    # jump-forward decoding: tokens appended without a choice, in batches (not stored)
 
 # %% ../nbs/lib/llm_cache.ipynb #0eaae2c1
 class LLMCache:
@@ -96,6 +98,8 @@ class Ledger:
     cost_usd: float = 0.0
     retries: int = 0      # extra attempts of calls that ended with an answer or failed
     failures: int = 0     # calls that failed after their retries (recorded as failed items, never cached)
+    sampled_tokens: int = 0  # of the completion tokens of jump-forward calls: decode steps
+    jumped_tokens: int = 0   # and tokens appended in batches without a choice
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, c: Completion, price: dict[str, float] | None) -> None:
@@ -110,6 +114,8 @@ class Ledger:
             self.completion_tokens += c.completion_tokens
             self.model_seconds += c.seconds
             self.retries += c.retries
+            self.sampled_tokens += c.sampled_tokens
+            self.jumped_tokens += c.jumped_tokens
             if price:
                 usd = c.prompt_tokens * price.get("input", 0) + c.completion_tokens * price.get("output", 0)
                 self.cost_usd += usd / 1e6
