@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from .config import InputError, Settings, get_settings
 from .bulk import Failed, failed, run_bulk
+from .jump import JUMP_DECODER, json_template
 from .llm_backends import BACKENDS, hf_source, is_local_url, parse_json
 from .llm_cache import Completion, Ledger, LLMCache, ledger_frame, request_key
 from .llm_registry import (LLMCallError, LLMUnavailable, ModelSpec, gguf_path, load_registry, registry_path,
@@ -135,6 +136,13 @@ def sample(self: LLM, prompt: str, n: int, # prompt and number of samples
 
 # %% ../nbs/lib/llm.ipynb #e5bebf2b
 @patch
+def jumps(self: LLM, schema: dict | None, d: dict) -> bool:
+    """Whether a chat call is decoded in jumps (`dallm.jump`): a llama.cpp chat model, greedy, no stop strings, a
+    schema the template covers, and the `jump_forward` setting on (DALLM_JUMP_FORWARD=0 turns it off)."""
+    return (self.spec.backend == "llamacpp" and self.spec.chat and self.settings.jump_forward and schema is not None
+            and d["temperature"] == 0 and not d.get("stop") and json_template(schema) is not None)
+
+@patch
 def chat(self: LLM, messages: list[dict] | str, # chat messages (or one user message)
          schema: dict | type[BaseModel] | None = None, # JSON schema or pydantic model for a structured answer
          **decoding) -> str | Any:
@@ -142,17 +150,20 @@ def chat(self: LLM, messages: list[dict] | str, # chat messages (or one user mes
     if isinstance(messages, str): messages = [{"role": "user", "content": messages}]
     if isinstance(schema, type) and issubclass(schema, BaseModel): schema = schema.model_json_schema()
     d = self._decoding(decoding)
+    jump = self.jumps(schema, d)
     if self.spec.backend == "hf-masked": raise InputError(f"model '{self.spec.name}' is a masked LM: use fill_mask()")
     if self.spec.backend == "llamacpp" and not self.spec.chat:  # base model: plain completion of the joined messages
         prompt = "\n\n".join(m["content"] for m in messages) + "\n"
         run = lambda: self.backend.complete(prompt, d, schema)
     elif self.spec.backend == "openai": run = lambda: self.backend.chat(messages, schema, d)[0]
+    elif jump: run = lambda: self.backend.chat(messages, schema, d, jump=True)
     else: run = lambda: self.backend.chat(messages, schema, d)
     def run_parsed():
         c = run()
         if schema is not None: c.parsed = parse_json(c.text)
         return c
-    c = self._call("chat", {"messages": messages, "schema": schema}, d, run_parsed)
+    payload = {"messages": messages, "schema": schema} | ({"decoder": JUMP_DECODER} if jump else {})  # its own key
+    c = self._call("chat", payload, d, run_parsed)
     return c.parsed if schema is not None else c.text
 
 # %% ../nbs/lib/llm.ipynb #233afb6e

@@ -24,6 +24,7 @@ from fastcore.basics import patch
 
 from .bulk import RateLimiter, backoff, retry_after
 from .config import InputError, Settings
+from .jump import chat_prompt_tokens, json_template, jump_decode, template_gbnf
 from .llm_cache import Completion
 from .llm_registry import LLMCallError, LLMUnavailable, ModelSpec, gguf_path
 
@@ -183,6 +184,14 @@ class GreedyGrammarSampler:
         self.lc.llama_sampler_apply(self.grammar, ctypes.byref(arr))
         return np.isfinite(view["logit"])
 
+    def allows(self, tok: int) -> bool:
+        "Whether the grammar admits `tok` next."
+        return bool(self._accepted(self.small, np.array([tok]), np.zeros(1, np.float32))[0])
+
+    def accept(self, tok: int) -> None:
+        "Advance the grammar past `tok` (a token appended without sampling)."
+        self.lc.llama_sampler_accept(self.grammar, tok)
+
     def __del__(self):
         if getattr(self, "grammar", None):
             self.lc.llama_sampler_free(self.grammar)
@@ -190,9 +199,10 @@ class GreedyGrammarSampler:
 
 # %% ../nbs/lib/llm_backends.ipynb #308b5b54
 @patch
-def sample(self: GreedyGrammarSampler, ctx, # llama-cpp-python's `_internals.LlamaContext`
-           idx: int = -1) -> int:
-    "The grammar's best next token (ties: the lowest id, as llama.cpp's greedy sampler); the grammar advances past it."
+def choose(self: GreedyGrammarSampler, ctx, # llama-cpp-python's `_internals.LlamaContext`
+           idx: int = -1, # the output row of the last batch (-1: its last)
+          ) -> int:
+    "The grammar's best next token (ties: the lowest id, as llama.cpp's greedy sampler); the grammar stays where it is."
     logits = np.ctypeslib.as_array(self.lc.llama_get_logits_ith(ctx.ctx, idx), shape=(self.n,))
     best = np.array([np.argmax(logits)])
     if self._accepted(self.small, best, logits[best])[0]: tok, where = int(best[0]), "best"
@@ -207,7 +217,13 @@ def sample(self: GreedyGrammarSampler, ctx, # llama-cpp-python's `_internals.Lla
             ok = self._accepted(self.whole, ids, logits)
             tok, where = int(ids[ok][np.argmax(logits[ok])]) if ok.any() else int(best[0]), "vocabulary"
     self.counts[where] += 1
-    self.lc.llama_sampler_accept(self.grammar, tok)
+    return tok
+
+@patch
+def sample(self: GreedyGrammarSampler, ctx, idx: int = -1) -> int:
+    "The grammar's best next token; the grammar advances past it."
+    tok = self.choose(ctx, idx)
+    self.accept(tok)
     return tok
 
 # %% ../nbs/lib/llm_backends.ipynb #fb6eec2c
@@ -254,7 +270,11 @@ class LlamaCppBackend:
         u = out["usage"]
         return Completion(out["choices"][0]["text"], None, u["prompt_tokens"], u["completion_tokens"], dt)
 
-    def chat(self, messages: list[dict], schema: dict | None, d: dict) -> Completion:
+    def chat(self, messages: list[dict], schema: dict | None, d: dict,
+             jump: bool = False, # a templated schema decoded in jumps (`dallm.jump`; `LLM.chat` decides)
+            ) -> Completion:
+        if jump and "tokenizer.chat_template" in self.llm.metadata and (segs := json_template(schema)) is not None:
+            return self.jump_chat(messages, segs, d)
         kw = dict(max_tokens=d["max_tokens"], temperature=d["temperature"], top_p=d["top_p"], seed=d["seed"],
                   stop=d.get("stop") or None)
         if schema: kw["response_format"] = {"type": "json_object", "schema": schema}
@@ -265,6 +285,23 @@ class LlamaCppBackend:
         u = out["usage"]
         return Completion(out["choices"][0]["message"]["content"] or "", None, u["prompt_tokens"],
                           u["completion_tokens"], dt)
+
+# %% ../nbs/lib/llm_backends.ipynb #13475c01
+@functools.lru_cache(maxsize=64)
+def _template_grammar(gbnf: str):
+    from llama_cpp import LlamaGrammar
+    return LlamaGrammar.from_string(gbnf, verbose=False)
+
+@patch
+def jump_chat(self: LlamaCppBackend, messages: list[dict], segs: list, d: dict) -> Completion:
+    "A templated answer decoded greedily in jumps (`dallm.jump.jump_decode`) under the template's grammar."
+    g = _template_grammar(template_gbnf(segs))
+    with self.lock:
+        counts = self.llm.__dict__.setdefault("grammar_counts", Counter())
+        sampler = GreedyGrammarSampler(self.llm._model, g, counts=counts)
+        r = jump_decode(self.llm, chat_prompt_tokens(self.llm, messages), segs, sampler, d["max_tokens"])
+    return Completion(r.text, None, r.prompt_tokens, r.completion_tokens, r.prompt_seconds + r.decode_seconds,
+                      sampled_tokens=r.sampled, jumped_tokens=r.jumped)
 
 # %% ../nbs/lib/llm_backends.ipynb #0bc46178
 def is_local_url(url: str | None) -> bool:
