@@ -19,6 +19,7 @@ from fastcore.basics import patch
 
 from .config import InputError, Settings, get_settings, load_profile
 from .llm import LLM, Completion, LLMUnavailable, ModelSpec, default_cache, gguf_path, load_registry, resolve_spec
+from .jump import json_template, template_tokens
 from .llm_cache import request_key
 from .sim_endpoint import schema_instance
 
@@ -123,13 +124,22 @@ def _call(self: PlanLLM, kind: str, payload: dict, decoding: dict, run) -> Compl
     ids = None if hit or seen else self.prompt_ids(payload)
     pt = hit.prompt_tokens if hit else len(ids) if ids is not None else self.prompt_tokens(payload)
     ct = hit.completion_tokens if hit else n * (mt if mt <= 8 else math.ceil(mt * self.fill))
+    jt = 0 if hit or "decoder" not in payload else min(ct - 1, self.jumped(payload["schema"]))
     self.records.append({"chapter": self.chapter, "phase": self.phase, "model": self.spec.name, "basis": self.basis,
                          "calls": 1, "cached": int(hit is not None or seen), "prompt_tokens": pt,
-                         "completion_tokens": ct,
+                         "completion_tokens": ct, "jumped_tokens": jt,
                          "evaluated_prompt_tokens": pt if ids is None else self._evaluated(ids)})
     c = hit or self._answer(kind, payload, decoding)
     self._local.last = c
     return c
+
+@patch
+def jumped(self: PlanLLM, schema: dict) -> int:
+    """Tokens a jump-forward answer to `schema` appends without a decode step (`dallm.jump.template_tokens`; about 4
+    characters a token without the GGUF vocabulary)."""
+    tok = (lambda t: self._vocab.tokenize(t.encode(), add_bos=False)) if self._vocab is not None else \
+          (lambda t: [0] * max(1, len(t) // 4))
+    return template_tokens(json_template(schema), tok)
 
 @patch
 def _evaluated(self: PlanLLM, ids: list[int]) -> int:
@@ -365,15 +375,16 @@ def _cost(spec: ModelSpec, prompt_tokens: float, completion_tokens: float, price
     return (prompt_tokens * pr.get("input", 0) + completion_tokens * pr.get("output", 0)) / 1e6 if pr else np.nan
 
 def _hours(m: "PlanLLM", calls: int, prompt_tokens: float, completion_tokens: float, concurrency,
-           latency: float) -> float:
+           latency: float, jumped_tokens: float = 0) -> float:
     """Hours of model time: an endpoint's latency at its concurrency, a local model's measured tokens/s on the prompt
-    tokens it evaluates (NaN: not measured)."""
+    tokens it evaluates and the tokens it appends in jumps (batches), its decode speed on the rest (NaN: not
+    measured)."""
     if m.spec.backend == "openai":
         # the endpoint path, not the planner's 1
         return math.ceil(calls / LLM.parallelism(m, concurrency)) * latency / 3600
     if m.spec.name not in LOCAL_SPEED: return np.nan  # it depends on your hardware
     sp, sd = LOCAL_SPEED[m.spec.name]
-    return (prompt_tokens / sp + completion_tokens / sd) / 3600
+    return ((prompt_tokens + jumped_tokens) / sp + (completion_tokens - jumped_tokens) / sd) / 3600
 
 # %% ../nbs/lib/plan.ipynb #f5aa10b4
 def _plan_table(recs: pd.DataFrame, specs: dict, prices: dict, concurrency, latency: float) -> pd.DataFrame:
@@ -389,11 +400,14 @@ def _plan_table(recs: pd.DataFrame, specs: dict, prices: dict, concurrency, late
     ev = recs["prompt_tokens"]
     if "evaluated_prompt_tokens" in recs: ev = recs["evaluated_prompt_tokens"].fillna(ev)
     new_e = (ev * new).groupby(keys, sort=False).sum().values
+    jt = recs["jumped_tokens"].fillna(0) if "jumped_tokens" in recs else 0 * new
+    new_j = (jt * new).groupby(keys, sort=False).sum().values  # of the completion tokens: appended in jumps
     t["cost_usd"] = [_cost(specs[m].spec, pt, ct, prices) for m, pt, ct in zip(t["model"], new_p, new_c)]
-    t["hours"] = [_hours(specs[m], c - k, pe, ct, concurrency, latency)
-                  for m, c, k, pe, ct in zip(t["model"], t["calls"], t["cached"], new_e, new_c)]
+    t["hours"] = [_hours(specs[m], c - k, pe, ct, concurrency, latency, j)
+                  for m, c, k, pe, ct, j in zip(t["model"], t["calls"], t["cached"], new_e, new_c, new_j)]
     t["new_prompt_tokens"] = np.round(new_p).astype("int64")  # of the calls the cache does not hold: what a run sends
     t["evaluated_prompt_tokens"] = np.round(new_e).astype("int64")  # of those, what a local model evaluates
+    t["jumped_tokens"] = np.round(new_j).astype("int64")  # of their completion tokens, appended without a decode step
     t["cost_usd"], t["hours"] = t["cost_usd"].astype(float), t["hours"].astype(float)
     return t
 
@@ -471,7 +485,8 @@ def plan_markdown(plan: pd.DataFrame) -> str:
             f"{a.get('concurrency') or 'the model default'}; prices as of {a.get('prices_as_of')} "
             "(dallm/data/prices.yaml, prices.local.yaml); local models at the measured tokens/s of `LOCAL_SPEED` on "
             "`evaluated_prompt_tokens` (llama.cpp reuses the prefix a prompt shares with the one before it) and on "
-            "the completion tokens. `cached`: calls the cache already holds (they cost nothing). `basis`: built = "
+            "the completion tokens, of which `jumped_tokens` (text a JSON schema leaves no choice about) go at prompt "
+            "speed. `cached`: calls the cache already holds (they cost nothing). `basis`: built = "
             "prompts built and tokenised; estimate = counted from the profile; upper bound = every paper-mode "
             "sampling round.\n")
     fmt = dict(intfmt=",", floatfmt=",.2f")
