@@ -77,7 +77,7 @@ nbtest: install
 	$(NBTEST_ENV) $(BIN)/nbdev_test --n_workers 2 --skip_file_re '^[_.]|^00_ingest|^03_augment'
 
 pytest: install
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest tests --durations=20
 
 # the tests talk to a real Neo4j: started before nbtest/pytest and stopped after, whatever their outcome
 test: check-nbdev browser

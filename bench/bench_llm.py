@@ -12,6 +12,17 @@ Prints:
 
 Usage: python bench/bench_llm.py [--n 100] [--paper_rounds 1 5] [--raw_models smollm2 qwen2.5-coder-1.5b] [--raw_only]
        DALLM_LLAMA_CPU_VARIANT=x64 python bench/bench_llm.py --raw_only   # the same on one CPU variant
+       python bench/bench_llm.py --replay --models qwen2.5-coder-1.5b smollm2 [--limit 36]
+
+--replay: the 36 recorded clean-mode value prompts in bench/data/value_prompts.jsonl (03's smoke run: three groups,
+ACK / ablation / no-findings variants, four readings each; synthetic reports and the project's own corpus) decoded
+three ways on each model, greedy, in the same order and from the same empty KV cache:
+  before   - plain decoding under llama-cpp-python's JSON-schema grammar (dallm before jump-forward decoding);
+  compact  - one token per step under the template's grammar (fixed separators): what the shape alone gives;
+  after    - jump-forward decoding under the template's grammar (dallm.jump, the default now).
+One JSON line per model: seconds, tokens by kind (prompt, evaluated, sampled, jumped), the share of parsed feature
+values that are the same before and after, the share of answers whose JSON is identical (whitespace aside), and every
+value that differs.
 """
 import argparse
 import os
@@ -41,6 +52,78 @@ def raw_llamacpp(path, n_threads, settings, grammar_schema=None, fast_grammar=Fa
     return n_prompt / tp, n_dec / td
 
 
+def _values(text, keys):
+    from dallm.llm_backends import parse_json
+    a = parse_json(text)
+    a = a if isinstance(a, dict) else {}
+    return {k: (a.get(k) or {}).get("value", "<missing>") if isinstance(a.get(k), dict) else "<missing>" for k in keys}
+
+
+def _same(a, b):
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool) | isinstance(b, bool):
+        return abs(a - b) <= 1e-9 * max(1.0, abs(a))
+    return a == b
+
+
+def replay(models, limit, threads, passes=("before", "compact", "after")):
+    """Old and new decoding of the recorded value prompts, one JSON line per model."""
+    import json
+    from dallm.config import get_settings
+    from dallm.jump import chat_prompt_tokens, json_template, jump_decode, template_gbnf
+    from dallm.llm_backends import GreedyGrammarSampler, LlamaCppBackend, parse_json, _template_grammar
+    from dallm.llm_registry import load_registry
+    prompts = [json.loads(l) for l in open(Path(__file__).parent / "data" / "value_prompts.jsonl")][:limit]
+    d = {"temperature": 0.0, "top_p": 1.0, "seed": 0, "stop": None}
+    for name in models:
+        b = LlamaCppBackend(load_registry()[name], get_settings(), n_threads=threads)
+        runs = {}
+        for how in passes:
+            b.llm.reset()
+            out = []
+            for p in prompts:
+                dd = {**d, "max_tokens": p["max_tokens"]}
+                if how == "before":
+                    c = b.chat(p["messages"], p["schema"], dd)
+                    out.append(dict(text=c.text, seconds=c.seconds, completion=c.completion_tokens, sampled=
+                                    c.completion_tokens + 1, jumped=0, prompt=c.prompt_tokens))
+                    continue
+                segs = json_template(p["schema"])
+                s_ = GreedyGrammarSampler(b.llm._model, _template_grammar(template_gbnf(segs)))
+                r = jump_decode(b.llm, chat_prompt_tokens(b.llm, p["messages"]), segs, s_, p["max_tokens"],
+                                jump=how == "after")
+                out.append(dict(text=r.text, seconds=r.prompt_seconds + r.decode_seconds,
+                                completion=r.completion_tokens,
+                                sampled=r.sampled, jumped=r.jumped, prompt=r.prompt_tokens, evaluated=r.evaluated,
+                                prompt_seconds=r.prompt_seconds))
+            runs[how] = out
+        diffs, same, n, ident = [], 0, 0, 0
+        for i, p in enumerate(prompts):
+            keys = list(p["schema"]["properties"])
+            vb, va = _values(runs["before"][i]["text"], keys), _values(runs["after"][i]["text"], keys)
+            for k in keys:
+                n += 1
+                if _same(vb[k], va[k]): same += 1
+                else: diffs.append({"prompt": i, "group": p["group"], "variant": p["variant"], "feature": k,
+                                    "before": vb[k], "after": va[k]})
+            ident += parse_json(runs["before"][i]["text"]) == parse_json(runs["after"][i]["text"])
+        tot = lambda how, k: sum(r.get(k, 0) for r in runs.get(how, []))
+        print(json.dumps({
+            "model": name, "prompts": len(prompts), "threads": b.llm.context_params.n_threads,
+            "seconds_before": round(tot("before", "seconds"), 2),
+            "seconds_compact": round(tot("compact", "seconds"), 2),
+            "seconds_after": round(tot("after", "seconds"), 2),
+            "speedup": round(tot("before", "seconds") / tot("after", "seconds"), 2),
+            "values": n, "values_same_share": round(same / n, 4),
+            "text_identical_share": round(ident / len(prompts), 4),
+            "prompt_tokens": tot("after", "prompt"), "prompt_tokens_evaluated": tot("after", "evaluated"),
+            "prompt_seconds_after": round(tot("after", "prompt_seconds"), 2),
+            "completion_tokens_before": tot("before", "completion"), "decode_steps_before": tot("before", "sampled"),
+            "completion_tokens_compact": tot("compact", "completion"),
+            "decode_steps_compact": tot("compact", "sampled"),
+            "completion_tokens_after": tot("after", "completion"), "sampled_after": tot("after", "sampled"),
+            "jumped_after": tot("after", "jumped"), "value_differences": diffs}), flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=100)
@@ -48,7 +131,13 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--raw_models", nargs="*", default=["smollm2", "qwen2.5-coder-1.5b"])
     ap.add_argument("--raw_only", action="store_true", help="only the raw llama.cpp figures (e.g. per CPU variant)")
+    ap.add_argument("--replay", action="store_true", help="old and new decoding of the recorded value prompts")
+    ap.add_argument("--models", nargs="*", default=["qwen2.5-coder-1.5b", "smollm2"], help="--replay: the models")
+    ap.add_argument("--limit", type=int, default=36, help="--replay: the first N recorded prompts")
+    ap.add_argument("--skip_compact", action="store_true", help="--replay: leave out the one-token-per-step pass")
     a = ap.parse_args()
+    if a.replay: return replay(a.models, a.limit, a.threads, ["before", "after"] if a.skip_compact else
+                               ["before", "compact", "after"])
 
     from dallm.experiment1 import observed_ranges, values_clean, values_paper
     from dallm.pipeline import sample_readings
