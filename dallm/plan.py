@@ -19,7 +19,7 @@ from fastcore.basics import patch
 
 from .config import InputError, Settings, get_settings, load_profile
 from .llm import LLM, Completion, LLMUnavailable, ModelSpec, default_cache, gguf_path, load_registry, resolve_spec
-from .jump import json_template, template_tokens
+from .jump import chat_prompt_tokens, json_template, template_tokens
 from .llm_cache import request_key
 from .sim_endpoint import schema_instance
 
@@ -68,7 +68,7 @@ class PlanLLM(LLM):
         except LLMUnavailable: self._ident = {"backend": spec.backend, "model": spec.model, "weights": "missing"}
         self._vocab, self._in_cache = None, spec.model in cache.models()  # never run: no key worth looking up
         self._planned: set[str] = set()
-        self._kv, self._fmt = [], None  # the prompt llama.cpp evaluated last; the chat template, compiled once
+        self._kv = []  # the prompt llama.cpp evaluated last
         if spec.backend == "llamacpp" and "weights" not in self._ident:
             try: self._vocab = _gguf_vocab(str(gguf_path(spec, self.settings)))
             except (ImportError, LLMUnavailable): self._vocab = None
@@ -105,12 +105,7 @@ def prompt_ids(self: PlanLLM, payload: dict) -> list[int] | None:
     if v is None: return None
     if msgs is None: text, special = str(payload.get("prompt") or payload.get("text") or ""), False
     elif not self.spec.chat: text, special = "\n\n".join(m["content"] for m in msgs) + "\n", False
-    elif template := v.metadata.get("tokenizer.chat_template"):
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-        tok = lambda t: v._model.token_get_text(t)
-        self._fmt = self._fmt or Jinja2ChatFormatter(template=template, eos_token=tok(v.token_eos()),
-                                                     bos_token=tok(v.token_bos()))
-        text, special = self._fmt(messages=msgs).prompt, True
+    elif "tokenizer.chat_template" in v.metadata: return chat_prompt_tokens(v, msgs)
     else: return None
     return v.tokenize(text.encode(), add_bos=False, special=special)
 
