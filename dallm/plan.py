@@ -20,7 +20,7 @@ from fastcore.basics import patch
 from .config import InputError, Settings, get_settings, load_profile
 from .llm import LLM, Completion, LLMUnavailable, ModelSpec, default_cache, gguf_path, load_registry, resolve_spec
 from .jump import chat_prompt_tokens, json_template, template_tokens
-from .llm_cache import request_key
+from .llm_cache import LLMCache, request_key
 from .sim_endpoint import schema_instance
 
 # %% auto #0
@@ -417,6 +417,7 @@ def run_plan(profile: str | None = None, # params/<profile>.yaml (default: DALLM
              fill: float = 0.6, # completion tokens of an uncached call: this share of its max_tokens
              *, chapters: list[str] | None = None, # default: 01, 02 and 03 (00 and 04 call no model)
              settings: Settings | None = None,
+             cache: LLMCache | None = None, # the calls counted as cached (default: the project's call cache)
             ) -> pd.DataFrame:
     """One row per chapter, phase and model: calls, cached calls, tokens, cost in USD and hours, and how each was
     counted."""
@@ -424,7 +425,7 @@ def run_plan(profile: str | None = None, # params/<profile>.yaml (default: DALLM
     if upd := {k: v for k, v in {"profile": profile, "llm": llm}.items() if v}:
         settings = settings.model_copy(update=upd)
     prof = load_profile(settings.profile, settings.root)
-    cache, prices = default_cache(settings), load_prices(settings.root)
+    cache, prices = cache or default_cache(settings), load_prices(settings.root)
     chapters = chapters or ["01_experiment1_mse", "02_retrieval_compare", "03_augment"]
     planned: list[PlanLLM] = []
     if "01_experiment1_mse" in chapters or "03_augment" in chapters: df, recorded, _ = _cohort(settings, prof)
