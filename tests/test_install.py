@@ -17,9 +17,8 @@ SCRIPT = textwrap.dedent('''
     from dallm.augment import load_expert_features, load_questions
     from dallm.llm_registry import load_registry
     from dallm.synth import synthesize
-    from dallm.evaluate import evaluate_feature_sets, original_features, keyword_features
-    from dallm.models import MultiLabelModel
-    from dallm.augmenter import Augmenter
+    from dallm.evaluate import original_features, keyword_features
+    from dallm import Augmenter, MultiLabelModel, evaluate_feature_sets   # the package root's names
     from dallm.cohort import LABEL_COLS
     assert len(load_bundled_corpus()) > 0 and len(load_expert_features()) == 13 and len(load_questions()[1]) == 7 and "smollm2" in load_registry()
     df = synthesize(120, seed=0).tidy
@@ -60,3 +59,21 @@ def test_no_import_circle():
                 if node.level or node.module.startswith("dallm."): g.add_edge(f.stem, mod.split(".")[0])
     assert g.number_of_edges() > 20
     assert list(nx.simple_cycles(g)) == []
+
+
+def test_the_package_root_names_load_on_first_use():
+    "`from dallm import Augmenter, ...` works, and `import dallm` alone loads none of the heavy modules."
+    code = textwrap.dedent('''
+        import sys, dallm
+        assert not any(m in sys.modules for m in ("torch", "llama_cpp", "dallm.augmenter", "dallm.evaluate")), "eager"
+        from dallm import Augmenter, MultiLabelModel, evaluate_feature_sets, get_llm, get_settings, synthesize
+        import dallm.augmenter, dallm.models, dallm.evaluate
+        assert Augmenter is dallm.augmenter.Augmenter and MultiLabelModel is dallm.models.MultiLabelModel
+        assert evaluate_feature_sets is dallm.evaluate.evaluate_feature_sets and callable(synthesize)
+        assert "Augmenter" in dir(dallm) and set(dallm.__all__) >= {"Augmenter", "evaluate_feature_sets"}
+        try: dallm.augment_everything
+        except AttributeError as e: print("refused:", e)
+    ''')
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "refused: module 'dallm' has no attribute 'augment_everything'" in run.stdout, run.stdout
