@@ -425,7 +425,8 @@ def run_plan(profile: str | None = None, # params/<profile>.yaml (default: DALLM
     if upd := {k: v for k, v in {"profile": profile, "llm": llm}.items() if v}:
         settings = settings.model_copy(update=upd)
     prof = load_profile(settings.profile, settings.root)
-    cache, prices = cache or default_cache(settings), load_prices(settings.root)
+    cache = default_cache(settings) if cache is None else cache  # an empty LLMCache is falsy (it has a length)
+    prices = load_prices(settings.root)
     chapters = chapters or ["01_experiment1_mse", "02_retrieval_compare", "03_augment"]
     planned: list[PlanLLM] = []
     if "01_experiment1_mse" in chapters or "03_augment" in chapters: df, recorded, _ = _cohort(settings, prof)
