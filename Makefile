@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE = 1
 export TRANSFORMERS_OFFLINE = 1
 export MPLBACKEND = Agg
 # llama-cpp-python compiles from source with one CPU backend per instruction set, loaded at run time by what the
-# processor supports (scripts/build_llama.sh: about 9 min on 2 cores, once; the wheel is cached in ~/.cache/dallm).
+# processor supports (scripts/build_llama.sh: about 7 min on 2 cores, once; the wheel is cached in ~/.cache/dallm).
 
 .PHONY: install kernel lab reproduce report docs readme browser test check-nbdev nbtest pytest bench clean-outputs neo4j-start neo4j-stop
 
