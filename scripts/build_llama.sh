@@ -62,7 +62,8 @@ if ! ls "$dest"/llama_cpp_python-*.whl >/dev/null 2>&1; then
   cp -r "$work/wheel" "$dest.partial"
   rm -rf "$dest"
   mv "$dest.partial" "$dest"
-  echo "llama-cpp-python $VERSION built in $(( $(date +%s) - t0 )) s (the wheel $(( t1 - t0 )) s, the variants $(( $(date +%s) - t1 )) s)"
+  t2=$(date +%s)
+  echo "llama-cpp-python $VERSION built in $(( t2 - t0 )) s (the wheel $(( t1 - t0 )) s, the variants $(( t2 - t1 )) s)"
 fi
 "$BIN/python" -m pip install -q --no-deps --force-reinstall "$dest"/llama_cpp_python-*.whl
 rm -f "$BIN"/../.llama-cpp-*
