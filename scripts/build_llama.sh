@@ -20,7 +20,7 @@ VARIANTS="${LLAMA_CPU_VARIANTS:-x64 haswell skylakex icelake zen4 sapphirerapids
 [ "$VARIANTS" = all ] && VARIANTS="x64 sse42 sandybridge ivybridge piledriver haswell skylakex cannonlake cascadelake \
 icelake cooperlake zen4 alderlake sapphirerapids"
 ARGS="-DGGML_NATIVE=OFF -DGGML_BACKEND_DL=ON"
-# the wheel without llava/mtmd (image and audio input: dallm sends text only), about a fifth of the wheel's compile time
+# the wheel without llava/mtmd (image and audio input: dallm sends text only): 319 s -> 241 s of the wheel here
 WHEEL_ARGS="$ARGS -DLLAVA_BUILD=OFF"
 CACHE="${DALLM_BUILD_CACHE:-$HOME/.cache/dallm}"
 key=$(printf '%s|%s|%s|%s' "$VERSION" "$WHEEL_ARGS" "$VARIANTS" "$(uname -m)" | md5sum | cut -c1-10)
